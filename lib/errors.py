@@ -1,0 +1,180 @@
+"""The one error tree of the execution stack.
+
+Every error raised by ``lib/`` derives from :class:`ExecutionError`. Vendor
+errors (ib_async, SQLAlchemy, apprise) are translated into these types at the
+edge that talks to the vendor (``raise BrokerRejected(...) from exc``)::
+
+    ExecutionError
+    ├── ConfigError                  bad settings.yaml / instruments.yaml (names file, key path, rule)
+    ├── InputError                   bad targets file (names file, row, field, rule)
+    ├── UnknownInstrument            symbol not in the instrument registry
+    ├── PlanRejected                 the policy refused to build a plan (carries a RejectReason)
+    │   └── MarketDataRejected       stale / crossed / zero / negative / NaN / missing quotes
+    ├── InvalidStateTransition       an order state change not in the transition table
+    ├── CalendarError                unknown exchange or calendar lookup failure
+    ├── RiskBlocked                  a pre-trade control blocked an order or the rebalance
+    └── BrokerError                  anything the broker transport reports
+        ├── BrokerTransientError     retryable: disconnect, timeout, pacing
+        │   ├── BrokerDisconnected
+        │   └── BrokerTimeout
+        ├── BrokerRejected           permanent: the broker refused the order (never retried)
+        ├── TooLateToCancel          cancel/modify arrived after the order was done
+        └── UnknownOrder             the broker does not know this client order id
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "BrokerDisconnected",
+    "BrokerError",
+    "BrokerRejected",
+    "BrokerTimeout",
+    "BrokerTransientError",
+    "CalendarError",
+    "ConfigError",
+    "ExecutionError",
+    "InputError",
+    "InvalidStateTransition",
+    "MarketDataRejected",
+    "PlanRejected",
+    "RejectReason",
+    "RiskBlocked",
+    "TooLateToCancel",
+    "UnknownInstrument",
+    "UnknownOrder",
+]
+
+
+class ExecutionError(Exception):
+    """Root of every error the execution stack raises."""
+
+
+class ConfigError(ExecutionError):
+    """A configuration file is invalid; nothing may run on it.
+
+    The message names the file, the dotted key path and the rule broken.
+    """
+
+    def __init__(self, file: str, path: str, rule: str) -> None:
+        self.file = file
+        self.path = path
+        self.rule = rule
+        super().__init__(f"{file}: {path}: {rule}")
+
+
+class InputError(ExecutionError):
+    """A targets/input file is invalid; nothing is sent to a broker.
+
+    The message names the file, the row (1-based, ``None`` for the whole file),
+    the field and the rule broken.
+    """
+
+    def __init__(self, file: str, row: int | None, field: str, rule: str) -> None:
+        self.file = file
+        self.row = row
+        self.field = field
+        self.rule = rule
+        where = f"row {row}" if row is not None else "file"
+        super().__init__(f"{file}: {where}: {field}: {rule}")
+
+
+class UnknownInstrument(ExecutionError):
+    """The symbol is not in the instrument registry."""
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        super().__init__(f"unknown instrument {symbol!r} (not in config/instruments.yaml)")
+
+
+class RejectReason(StrEnum):
+    """Why the policy refused to produce a plan."""
+
+    MISSING_QUOTES = "missing_quotes"
+    STALE_DATA = "stale_data"
+    CROSSED_MARKET = "crossed_market"
+    INVALID_PRICE = "invalid_price"
+    MARKET_ORDERS_DISABLED = "market_orders_disabled"
+    ZERO_QUANTITY = "zero_quantity"
+    SYMBOL_MISMATCH = "symbol_mismatch"
+    SESSION_CLOSED = "session_closed"
+
+
+class PlanRejected(ExecutionError):
+    """The policy refused to build a plan for an intent."""
+
+    def __init__(self, symbol: str, reason: RejectReason, detail: str = "") -> None:
+        self.symbol = symbol
+        self.reason = reason
+        self.detail = detail
+        msg = f"{symbol}: plan rejected: {reason.value}"
+        super().__init__(f"{msg} ({detail})" if detail else msg)
+
+
+class MarketDataRejected(PlanRejected):
+    """Market data failed validation (stale, crossed, zero/negative/NaN, missing)."""
+
+
+class InvalidStateTransition(ExecutionError):
+    """An order state change that the transition table does not allow."""
+
+    def __init__(self, order_id: str, current: object, target: object) -> None:
+        self.order_id = order_id
+        self.current = current
+        self.target = target
+        super().__init__(f"order {order_id}: illegal transition {current} -> {target}")
+
+
+class CalendarError(ExecutionError):
+    """Unknown exchange, or the calendar could not answer."""
+
+
+class RiskBlocked(ExecutionError):
+    """A pre-trade control blocked an order (or the whole rebalance)."""
+
+    def __init__(self, control: str, detail: str) -> None:
+        self.control = control
+        self.detail = detail
+        super().__init__(f"risk control {control!r} blocked: {detail}")
+
+
+class BrokerError(ExecutionError):
+    """Anything the broker transport reports as a failure."""
+
+
+class BrokerTransientError(BrokerError):
+    """A failure worth retrying (disconnect, timeout, pacing violation)."""
+
+
+class BrokerDisconnected(BrokerTransientError):
+    """The connection to the broker is down."""
+
+
+class BrokerTimeout(BrokerTransientError):
+    """The broker did not answer in time."""
+
+
+class BrokerRejected(BrokerError):
+    """The broker refused the order; never retried as-is."""
+
+    def __init__(self, client_order_id: str, reason: str) -> None:
+        self.client_order_id = client_order_id
+        self.reason = reason
+        super().__init__(f"order {client_order_id} rejected: {reason}")
+
+
+class TooLateToCancel(BrokerError):
+    """A cancel or modify reached the broker after the order was already done."""
+
+    def __init__(self, client_order_id: str) -> None:
+        self.client_order_id = client_order_id
+        super().__init__(f"order {client_order_id}: too late to cancel")
+
+
+class UnknownOrder(BrokerError):
+    """The broker does not know this client order id."""
+
+    def __init__(self, client_order_id: str) -> None:
+        self.client_order_id = client_order_id
+        super().__init__(f"unknown order {client_order_id}")

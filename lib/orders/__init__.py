@@ -1,0 +1,1 @@
+"""Order lifecycle: states (transition table) and the OrderManager."""

@@ -24,6 +24,7 @@ from lib.types import AssetClass, PolicyMode
 __all__ = [
     "DEFAULT_SETTINGS_PATH",
     "ExecutionConfig",
+    "RiskConfig",
     "Settings",
     "format_validation_error",
     "load_execution_config",
@@ -98,6 +99,33 @@ class ExecutionConfig(BaseModel):
         return self.max_slippage_bps_by_asset_class.get(asset_class, self.default_max_slippage_bps)
 
 
+class RiskConfig(BaseModel):
+    """Limits of the pre-trade controls (the ``risk:`` settings section).
+
+    max_order_notional_usd: largest single order, USD.
+    max_gross_notional_usd: largest sum of |order notional| per rebalance, USD.
+    max_adv_fraction: largest order as a fraction of ADV (0.05 = 5%).
+    kill_switch_file: path (relative to the working directory) whose existence blocks all submission.
+    """
+
+    model_config = _STRICT
+
+    max_order_notional_usd: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 5_000_000
+    max_gross_notional_usd: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 25_000_000
+    max_adv_fraction: Annotated[float, Field(gt=0, le=1)] = 0.05
+    # While this file exists every submission is blocked (its text is the reason).
+    kill_switch_file: str | None = "var/KILL_SWITCH"
+
+    @model_validator(mode="after")
+    def _order_within_gross(self) -> RiskConfig:
+        if self.max_order_notional_usd > self.max_gross_notional_usd:
+            raise ValueError(
+                f"max_order_notional_usd ({self.max_order_notional_usd}) must not exceed "
+                f"max_gross_notional_usd ({self.max_gross_notional_usd})"
+            )
+        return self
+
+
 class Settings(BaseModel):
     """The whole settings file. Sections other than ``execution`` join as
     their features land; unknown sections are errors, not ignored."""
@@ -107,6 +135,7 @@ class Settings(BaseModel):
     portfolio: str = "main"
     instruments_file: str = "config/instruments.yaml"
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+    risk: RiskConfig = Field(default_factory=RiskConfig)
 
 
 def format_validation_error(file: str, exc: ValidationError, prefix: str = "") -> ConfigError:

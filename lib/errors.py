@@ -13,6 +13,9 @@ edge that talks to the vendor (``raise BrokerRejected(...) from exc``)::
     ├── InvalidStateTransition       an order state change not in the transition table
     ├── CalendarError                unknown exchange or calendar lookup failure
     ├── RiskBlocked                  a pre-trade control blocked an order or the rebalance
+    ├── ReportingError               a metrics export or alert delivery failed (raised on demand only)
+    ├── LedgerError                  the SQL ledger refused a write or could not be reached
+    │   └── LedgerConflict           a write clashes with a different row under the same unique key
     └── BrokerError                  anything the broker transport reports
         ├── BrokerTransientError     retryable: disconnect, timeout, pacing
         │   ├── BrokerDisconnected
@@ -37,9 +40,12 @@ __all__ = [
     "ExecutionError",
     "InputError",
     "InvalidStateTransition",
+    "LedgerConflict",
+    "LedgerError",
     "MarketDataRejected",
     "PlanRejected",
     "RejectReason",
+    "ReportingError",
     "RiskBlocked",
     "TooLateToCancel",
     "UnknownInstrument",
@@ -68,15 +74,23 @@ class InputError(ExecutionError):
     """A targets/input file is invalid; nothing is sent to a broker.
 
     The message names the file, the row (1-based, ``None`` for the whole file),
-    the field and the rule broken.
+    the field and the rule broken. Formats without rows (YAML) pass
+    ``location``, an item path such as ``sleeves.trend.trades[2] (line 9)``,
+    which then stands where the row would.
     """
 
-    def __init__(self, file: str, row: int | None, field: str, rule: str) -> None:
+    def __init__(
+        self, file: str, row: int | None, field: str, rule: str, *, location: str | None = None
+    ) -> None:
         self.file = file
         self.row = row
         self.field = field
         self.rule = rule
-        where = f"row {row}" if row is not None else "file"
+        self.location = location
+        if location is not None:
+            where = location
+        else:
+            where = f"row {row}" if row is not None else "file"
         super().__init__(f"{file}: {where}: {field}: {rule}")
 
 
@@ -137,6 +151,43 @@ class RiskBlocked(ExecutionError):
         self.control = control
         self.detail = detail
         super().__init__(f"risk control {control!r} blocked: {detail}")
+
+
+class ReportingError(ExecutionError):
+    """A metrics export (Pushgateway push, textfile) or an alert delivery failed.
+
+    lib.metrics and lib.notify report these failures as result objects (a
+    reporting failure must not fail a rebalance); ``raise_for_error()`` on
+    those results raises this when a caller requires delivery.
+    """
+
+    def __init__(self, target: str, detail: str) -> None:
+        self.target = target
+        self.detail = detail
+        super().__init__(f"reporting to {target} failed: {detail}")
+
+
+class LedgerError(ExecutionError):
+    """The SQL ledger refused a write (constraint, missing parent row) or failed.
+
+    SQLAlchemy errors are translated into this at the store edge
+    (``raise LedgerError(...) from exc``).
+    """
+
+
+class LedgerConflict(LedgerError):
+    """A write clashes with an existing row under the same unique key.
+
+    Raised when a rerun asks to record, say, a client order id that is already
+    stored for a *different* order (other symbol, side or quantity): reusing it
+    would corrupt idempotency, so the write is refused.
+    """
+
+    def __init__(self, table: str, key: str, detail: str) -> None:
+        self.table = table
+        self.key = key
+        self.detail = detail
+        super().__init__(f"ledger conflict in {table} for {key!r}: {detail}")
 
 
 class BrokerError(ExecutionError):

@@ -70,6 +70,10 @@ class InstrumentRegistry(Mapping[str, Instrument]):
         except KeyError:
             raise UnknownInstrument(symbol) from None
 
+    def __contains__(self, symbol: object) -> bool:
+        # Mapping's default __contains__ catches only KeyError, not UnknownInstrument.
+        return symbol in self._by_symbol
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._by_symbol)
 

@@ -1,0 +1,507 @@
+"""Cross-sleeve netting, execution priority, min-notional filter, netting
+benefit, and allocation of fills back to the sleeves.
+
+Units: quantities are ints (shares/contracts), signed + buy / - sell where
+named ``signed_*``; prices per unit in the quote currency; notionals
+``price * |qty| * multiplier`` via :meth:`lib.types.Instrument.notional`.
+
+Netting. Each sleeve's intents in one symbol are first summed into one signed
+request per (sleeve, symbol) (a sleeve that buys 100 and sells 30 asks for
++70). The sleeves' requests are then summed into one signed net per symbol;
+the net becomes ONE intent for the market (``sleeve=None``); the rest of the
+requests offset each other and are an *internal cross* booked at the arrival
+mid by :meth:`BasketExecutor.allocate`.
+
+Min notional. A net whose notional is below ``min_trade_notional_usd`` is
+dropped and reported (:class:`DroppedTrade`); its sleeves' requests stay in the
+result as unexecuted. Limitation: notionals are compared in the instrument's
+currency as if it were USD (no FX conversion; FESX is in EUR, so its threshold
+is in effect 2,500 EUR).
+
+Priority. Net intents are ordered FUT, FX_FUT, ETFs by ADV notional
+(``adv * price * multiplier``, descending), then STK; ties by symbol. Futures
+hedge the book's beta/currency exposure fastest and cheapest (tightest spreads
+in bps, deepest books), so they go first and the slower cash legs trade
+against an already-hedged book; among ETFs the most liquid complete first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+from typing import TypeVar
+
+from lib.config import ExecutionConfig
+from lib.errors import InputError
+from lib.instruments import InstrumentRegistry
+from lib.types import AssetClass, Instrument, OrderIntent, PolicyMode, Side
+
+__all__ = [
+    "BasketExecutor",
+    "DroppedTrade",
+    "NetStatus",
+    "NettingBenefit",
+    "NettingResult",
+    "SleeveAllocation",
+    "SleeveRequest",
+    "SymbolBenefit",
+    "SymbolNetting",
+    "largest_remainder",
+    "netting_savings_qty",
+    "priority_key",
+]
+
+# Asset-class rank for execution priority (lower trades first).
+_CLASS_RANK: Mapping[AssetClass, int] = MappingProxyType(
+    {AssetClass.FUT: 0, AssetClass.FX_FUT: 1, AssetClass.ETF: 2, AssetClass.STK: 3}
+)
+
+DROP_REASON_MIN_NOTIONAL = "below_min_notional"
+
+
+class NetStatus(StrEnum):
+    """What happened to a symbol's net."""
+
+    EXECUTE = "execute"  # one net intent goes to the market
+    FLAT = "flat"  # the sleeves cancel exactly: nothing to trade
+    DROPPED = "dropped"  # net below min notional: reported, not traded
+
+
+@dataclass(frozen=True, slots=True)
+class SleeveRequest:
+    """One sleeve's summed request in one symbol (signed: + buy, - sell)."""
+
+    sleeve: str
+    symbol: str
+    signed_quantity: int
+    intent_ids: tuple[str, ...]
+
+    @property
+    def quantity(self) -> int:
+        return abs(self.signed_quantity)
+
+    @property
+    def side(self) -> Side | None:
+        """None when the sleeve's intents cancel out."""
+        return None if self.signed_quantity == 0 else Side.from_signed(self.signed_quantity)
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolNetting:
+    """Which sleeves asked what in one symbol, and the net (requests sorted by sleeve)."""
+
+    symbol: str
+    asset_class: AssetClass
+    price: float
+    requests: tuple[SleeveRequest, ...]
+    net_signed_quantity: int
+    net_notional: float
+    status: NetStatus
+    net_intent_id: str | None = None
+
+    @property
+    def buy_quantity(self) -> int:
+        return sum(r.signed_quantity for r in self.requests if r.signed_quantity > 0)
+
+    @property
+    def sell_quantity(self) -> int:
+        return -sum(r.signed_quantity for r in self.requests if r.signed_quantity < 0)
+
+    @property
+    def crossed_quantity(self) -> int:
+        """Units that buyers and sellers take from each other internally."""
+        return min(self.buy_quantity, self.sell_quantity)
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedTrade:
+    """A net trade not sent because its notional was below the minimum.
+    ``requests`` are the sleeves' requests left unexecuted (beyond their cross)."""
+
+    symbol: str
+    side: Side
+    quantity: int
+    notional: float
+    reason: str
+    requests: tuple[SleeveRequest, ...]
+
+    @property
+    def signed_quantity(self) -> int:
+        return self.side.sign * self.quantity
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolBenefit:
+    """Netting benefit in one symbol. gross = sum over sleeves of |request|;
+    net = |sum of requests| (before the min-notional filter); saving_ratio =
+    qty_saved / gross_qty (0 when nothing was requested)."""
+
+    symbol: str
+    gross_qty: int
+    net_qty: int
+    qty_saved: int
+    gross_notional: float
+    net_notional: float
+    notional_saved: float
+    saving_ratio: float
+
+    @classmethod
+    def of(cls, inst: Instrument, price: float, gross: int, net: int) -> SymbolBenefit:
+        gross_n, net_n = inst.notional(price, gross), inst.notional(price, net)
+        ratio = (gross - abs(net)) / gross if gross else 0.0
+        return cls(
+            inst.symbol, gross, abs(net), gross - abs(net), gross_n, net_n, gross_n - net_n, ratio
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NettingBenefit:
+    """Per-symbol and total netting benefit. Totals add quantities across
+    instruments (shares and contracts, as the seed's metric does); the total
+    saving_ratio is notional-weighted (notional_saved / gross_notional), the
+    only meaningful total."""
+
+    per_symbol: Mapping[str, SymbolBenefit]
+    gross_qty: int
+    net_qty: int
+    qty_saved: int
+    gross_notional: float
+    net_notional: float
+    notional_saved: float
+    saving_ratio: float
+
+    @classmethod
+    def of(cls, per_symbol: Mapping[str, SymbolBenefit]) -> NettingBenefit:
+        items = per_symbol.values()
+        gross, net = sum(b.gross_qty for b in items), sum(b.net_qty for b in items)
+        gross_n = math.fsum(b.gross_notional for b in items)
+        net_n = math.fsum(b.net_notional for b in items)
+        ratio = (gross_n - net_n) / gross_n if gross_n > 0 else 0.0
+        return cls(per_symbol, gross, net, gross - net, gross_n, net_n, gross_n - net_n, ratio)
+
+
+@dataclass(frozen=True, slots=True)
+class NettingResult:
+    """Output of :meth:`BasketExecutor.net_trades`.
+
+    net_intents: in execution priority order; dropped: nets below min notional;
+    breakdown: symbol -> :class:`SymbolNetting` for every symbol requested.
+    """
+
+    net_intents: tuple[OrderIntent, ...]
+    dropped: tuple[DroppedTrade, ...]
+    breakdown: Mapping[str, SymbolNetting]
+    benefit: NettingBenefit
+    rebalance_id: str = ""
+
+    @property
+    def unexecuted(self) -> tuple[SleeveRequest, ...]:
+        """Sleeve requests whose net was dropped (only their cross part fills)."""
+        return tuple(r for d in self.dropped for r in d.requests)
+
+
+@dataclass(frozen=True, slots=True)
+class SleeveAllocation:
+    """What one sleeve got in one symbol.
+
+    allocated_qty = crossed_qty (internal cross at crossed_price, the arrival
+    mid) + executed_qty (share of the net order's fills at executed_price).
+    avg_price is the blended price of the whole allocation (None if nothing).
+    """
+
+    sleeve: str
+    symbol: str
+    side: Side
+    requested_qty: int
+    allocated_qty: int
+    avg_price: float | None
+    crossed_qty: int
+    crossed_price: float | None
+    executed_price: float | None = None
+
+    @property
+    def executed_qty(self) -> int:
+        return self.allocated_qty - self.crossed_qty
+
+    @property
+    def unfilled_qty(self) -> int:
+        return self.requested_qty - self.allocated_qty
+
+    @property
+    def signed_allocated(self) -> int:
+        return self.side.sign * self.allocated_qty
+
+
+def priority_key(inst: Instrument) -> tuple[int, float, str]:
+    """Sort key: FUT, FX_FUT, ETF by ADV notional descending, STK; then symbol."""
+    rank = _CLASS_RANK.get(inst.asset_class, len(_CLASS_RANK))
+    adv_notional = inst.profile.adv * inst.profile.price * inst.multiplier
+    return rank, (-adv_notional if inst.asset_class is AssetClass.ETF else 0.0), inst.symbol
+
+
+def largest_remainder(total: int, weights: Sequence[int]) -> list[int]:
+    """Split ``total`` units pro-rata to ``weights`` in integers summing exactly
+    to ``total`` (Hamilton's method, exact integer arithmetic). Leftover units
+    go to the largest remainders, ties to the earliest weight. Each share is
+    at most ceil(total * w / sum(weights)), so with total <= sum(weights) no
+    share exceeds its weight."""
+    weight_sum = sum(weights)
+    if total < 0 or any(w < 0 for w in weights):
+        raise ValueError("largest_remainder needs total >= 0 and weights >= 0")
+    if total == 0:
+        return [0] * len(weights)
+    if weight_sum == 0:
+        raise ValueError(f"cannot split {total} over zero weights")
+    shares = [total * w // weight_sum for w in weights]
+    leftover = total - sum(shares)
+    order = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % weight_sum), i))
+    for i in order[:leftover]:
+        shares[i] += 1
+    return shares
+
+
+def netting_savings_qty(result: NettingResult) -> int:
+    """Units not traded thanks to netting (the seed's execution_netting_savings_qty)."""
+    return result.benefit.qty_saved
+
+
+_T = TypeVar("_T")
+
+
+def _agreed(values: Sequence[_T]) -> _T | None:
+    """The common value if every element is the same, else None."""
+    first = values[0]
+    return first if all(v == first for v in values[1:]) else None
+
+
+class BasketExecutor:
+    """Nets sleeve intents into market intents and allocates fills back."""
+
+    def __init__(self, config: ExecutionConfig, instruments: InstrumentRegistry) -> None:
+        self.config = config
+        self.instruments = instruments
+
+    # -- netting --------------------------------------------------------------------
+
+    def net_trades(
+        self,
+        intents: Sequence[OrderIntent],
+        prices: Mapping[str, float],
+        rebalance_id: str = "",
+    ) -> NettingResult:
+        """Net per-sleeve ``intents`` (``sleeve`` set) into one intent per symbol.
+
+        ``prices``: a reference price per symbol (quote currency per unit) for
+        notionals; required for every symbol with a non-zero request.
+        Net intent ids are ``f"{rebalance_id or 'net'}:{symbol}"``.
+        """
+        by_symbol: dict[str, list[OrderIntent]] = {}
+        for row, intent in enumerate(intents, start=1):
+            self._check_intent(row, intent)
+            by_symbol.setdefault(intent.symbol, []).append(intent)
+
+        prefix = rebalance_id or "net"
+        breakdown: dict[str, SymbolNetting] = {}
+        benefits: dict[str, SymbolBenefit] = {}
+        executable: list[tuple[Instrument, OrderIntent]] = []
+        dropped: list[DroppedTrade] = []
+
+        for symbol in sorted(by_symbol):
+            group = by_symbol[symbol]
+            inst = self.instruments[symbol]
+            requests = _sleeve_requests(symbol, group)
+            gross = sum(r.quantity for r in requests)
+            net = sum(r.signed_quantity for r in requests)
+            price = self._price(symbol, prices) if gross else float(prices.get(symbol, 0.0))
+            net_notional = inst.notional(price, net)
+            benefits[symbol] = SymbolBenefit.of(inst, price, gross, net)
+            intent_id: str | None = None
+            if net == 0:
+                status = NetStatus.FLAT
+            elif net_notional < self.config.min_trade_notional_usd:
+                status = NetStatus.DROPPED
+                dropped.append(
+                    DroppedTrade(
+                        symbol,
+                        Side.from_signed(net),
+                        abs(net),
+                        net_notional,
+                        DROP_REASON_MIN_NOTIONAL,
+                        requests,
+                    )
+                )
+            else:
+                status = NetStatus.EXECUTE
+                intent_id = f"{prefix}:{symbol}"
+                executable.append((inst, self._net_intent(intent_id, inst, net, group)))
+            breakdown[symbol] = SymbolNetting(
+                symbol, inst.asset_class, price, requests, net, net_notional, status, intent_id
+            )
+
+        executable.sort(key=lambda pair: priority_key(pair[0]))
+        return NettingResult(
+            net_intents=tuple(intent for _, intent in executable),
+            dropped=tuple(dropped),
+            breakdown=MappingProxyType(breakdown),
+            benefit=NettingBenefit.of(MappingProxyType(benefits)),
+            rebalance_id=rebalance_id,
+        )
+
+    def _check_intent(self, row: int, intent: OrderIntent) -> None:
+        if not intent.sleeve:
+            raise InputError("intents", row, "sleeve", f"{intent.intent_id}: sleeve must be set")
+        inst = self.instruments[intent.symbol]  # raises UnknownInstrument
+        if intent.asset_class is not None and intent.asset_class is not inst.asset_class:
+            raise InputError(
+                "intents",
+                row,
+                "asset_class",
+                f"{intent.intent_id}: {intent.asset_class} disagrees with the registry "
+                f"({inst.asset_class}) for {intent.symbol}",
+            )
+
+    @staticmethod
+    def _price(symbol: str, prices: Mapping[str, float]) -> float:
+        price = prices.get(symbol)
+        if price is None or not math.isfinite(price) or price <= 0:
+            raise InputError("prices", None, symbol, f"need a finite price > 0, got {price!r}")
+        return float(price)
+
+    @staticmethod
+    def _net_intent(
+        intent_id: str, inst: Instrument, net: int, group: Sequence[OrderIntent]
+    ) -> OrderIntent:
+        # pair_group / mode / urgency ride along only when every contributing
+        # intent agrees: a conflicting request has no single right answer.
+        mode: PolicyMode | None = _agreed([i.mode for i in group])
+        return OrderIntent(
+            intent_id=intent_id,
+            symbol=inst.symbol,
+            side=Side.from_signed(net),
+            quantity=abs(net),
+            sleeve=None,
+            asset_class=inst.asset_class,
+            pair_group=_agreed([i.pair_group for i in group]),
+            urgency=_agreed([i.urgency for i in group]) or "normal",
+            mode=mode,
+        )
+
+    # -- allocation -----------------------------------------------------------------
+
+    def allocate(
+        self,
+        result: NettingResult,
+        executions: Mapping[str, tuple[int, float | None]],
+        arrival_mids: Mapping[str, float],
+    ) -> list[SleeveAllocation]:
+        """Give each sleeve its share, ordered by symbol then sleeve.
+
+        ``executions``: symbol -> (filled quantity of the net intent, average
+        fill price or None); a missing executed symbol counts as unfilled.
+        ``arrival_mids``: symbol -> mid at arrival, the internal cross price
+        (required wherever a cross happens).
+
+        Sleeves opposite to the net (minority side) are fully crossed. Sleeves
+        on the net side share the crossed units and then the net fills pro-rata
+        to what each still needs (largest remainder), so a full fill gives each
+        sleeve exactly its request and nothing is lost or invented. A dropped
+        symbol allocates only its cross; its residual stays unfilled.
+        """
+        for symbol in executions:
+            if symbol not in result.breakdown:
+                raise InputError("executions", None, symbol, "symbol was not in the netting result")
+        out: list[SleeveAllocation] = []
+        for symbol, sn in result.breakdown.items():
+            filled, fill_price = self._execution(sn, executions.get(symbol))
+            active = [r for r in sn.requests if r.signed_quantity != 0]
+            if not active:
+                continue
+            crossed_total = sn.crossed_quantity
+            mid = self._mid(symbol, arrival_mids) if crossed_total else None
+            net_sign = 1 if sn.net_signed_quantity > 0 else -1 if sn.net_signed_quantity < 0 else 0
+            majority = [r for r in active if r.signed_quantity * net_sign > 0]
+            minority = [r for r in active if r.signed_quantity * net_sign <= 0]
+
+            crossed: dict[str, int] = {r.sleeve: r.quantity for r in minority}
+            executed: dict[str, int] = {r.sleeve: 0 for r in minority}
+            if majority:
+                cross_shares = largest_remainder(crossed_total, [r.quantity for r in majority])
+                needs = [r.quantity - c for r, c in zip(majority, cross_shares, strict=True)]
+                fill_shares = largest_remainder(filled, needs)
+                for r, c, f in zip(majority, cross_shares, fill_shares, strict=True):
+                    crossed[r.sleeve], executed[r.sleeve] = c, f
+
+            for r in active:
+                c, f = crossed[r.sleeve], executed[r.sleeve]
+                out.append(_allocation(r, c, f, mid, fill_price))
+        return out
+
+    @staticmethod
+    def _execution(
+        sn: SymbolNetting, execution: tuple[int, float | None] | None
+    ) -> tuple[int, float | None]:
+        if execution is None:
+            return 0, None
+        filled, price = execution
+        if isinstance(filled, bool) or not isinstance(filled, int):
+            raise InputError(
+                "executions", None, sn.symbol, f"filled quantity must be int, got {filled!r}"
+            )
+        limit = abs(sn.net_signed_quantity) if sn.status is NetStatus.EXECUTE else 0
+        if not 0 <= filled <= limit:
+            raise InputError(
+                "executions",
+                None,
+                sn.symbol,
+                f"filled {filled} outside [0, {limit}] for a {sn.status.value} net",
+            )
+        if filled and (price is None or not math.isfinite(price) or price <= 0):
+            raise InputError("executions", None, sn.symbol, f"filled {filled} needs a price > 0")
+        return filled, (price if filled else None)
+
+    @staticmethod
+    def _mid(symbol: str, arrival_mids: Mapping[str, float]) -> float:
+        mid = arrival_mids.get(symbol)
+        if mid is None or not math.isfinite(mid) or mid <= 0:
+            raise InputError("arrival_mids", None, symbol, f"cross needs a mid > 0, got {mid!r}")
+        return float(mid)
+
+
+def _sleeve_requests(symbol: str, group: Sequence[OrderIntent]) -> tuple[SleeveRequest, ...]:
+    """Sum each sleeve's intents into one signed request, sorted by sleeve."""
+    signed: dict[str, int] = {}
+    ids: dict[str, list[str]] = {}
+    for intent in group:
+        sleeve = intent.sleeve or ""
+        signed[sleeve] = signed.get(sleeve, 0) + intent.signed_quantity
+        ids.setdefault(sleeve, []).append(intent.intent_id)
+    return tuple(SleeveRequest(s, symbol, signed[s], tuple(ids[s])) for s in sorted(signed))
+
+
+def _allocation(
+    r: SleeveRequest, crossed: int, executed: int, mid: float | None, fill_price: float | None
+) -> SleeveAllocation:
+    side = r.side
+    if side is None:  # callers pass only non-zero requests
+        raise ValueError(f"{r.sleeve}/{r.symbol}: zero request has no allocation")
+    total = crossed + executed
+    avg: float | None = None
+    if total:
+        value = (crossed * mid if crossed and mid is not None else 0.0) + (
+            executed * fill_price if executed and fill_price is not None else 0.0
+        )
+        avg = value / total
+    return SleeveAllocation(
+        sleeve=r.sleeve,
+        symbol=r.symbol,
+        side=side,
+        requested_qty=r.quantity,
+        allocated_qty=total,
+        avg_price=avg,
+        crossed_qty=crossed,
+        crossed_price=mid if crossed else None,
+        executed_price=fill_price if executed else None,
+    )

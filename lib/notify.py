@@ -1,0 +1,287 @@
+"""Alerts through apprise (Telegram, Slack, or anything apprise speaks).
+
+Destinations come from :class:`NotifyConfig` (Telegram bot token + chat id,
+Slack webhook, extra apprise URLs; secrets are ``SecretStr``, never in a repr
+or a log line) or from ``EXEC_APPRISE_URLS`` (comma separated). With no
+destination configured, alerts are logged only and reported as not sent.
+
+Delivery never raises: :meth:`Notifier.notify` sends to each destination on
+its own (so the result can say which failed), checks apprise's return value
+(a ``bool`` in apprise 1.x, an ``AppriseResult`` in 2.x) and returns a
+:class:`NotifyResult`. ``sent`` is True only if every destination accepted the
+message. Destinations in results and logs are apprise's privacy-masked URLs
+(``tgram://1...w/12345/``). ``NotifyResult.raise_for_error()`` raises
+:class:`lib.errors.ReportingError` for a caller that requires delivery.
+
+Message bodies are plain text (``body_format=text``): apprise escapes them for
+Telegram HTML and Slack markdown.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import apprise
+from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
+
+from lib.analytics import DailySummary, format_summary
+from lib.errors import ConfigError, ReportingError
+
+__all__ = [
+    "ENV_APPRISE_URLS",
+    "Message",
+    "NotifyConfig",
+    "NotifyLevel",
+    "NotifyResult",
+    "Notifier",
+    "failure_message",
+    "rebalance_summary_message",
+    "risk_block_message",
+    "slack_url",
+    "telegram_url",
+]
+
+log = logging.getLogger(__name__)
+
+ENV_APPRISE_URLS = "EXEC_APPRISE_URLS"
+ENV_TELEGRAM_BOT_TOKEN = "EXEC_TELEGRAM_BOT_TOKEN"
+ENV_TELEGRAM_CHAT_ID = "EXEC_TELEGRAM_CHAT_ID"
+ENV_SLACK_WEBHOOK_URL = "EXEC_SLACK_WEBHOOK_URL"
+
+_SLACK_HOOK_PREFIX = "https://hooks.slack.com/services/"
+# Telegram caps a message at 4096 characters; leave room for the title.
+_MAX_DETAIL_CHARS = 1500
+
+
+class NotifyLevel(StrEnum):
+    """Severity; values are apprise's notify types."""
+
+    INFO = "info"
+    SUCCESS = "success"
+    WARNING = "warning"
+    FAILURE = "failure"
+
+
+_LOG_LEVEL = {
+    NotifyLevel.INFO: logging.INFO,
+    NotifyLevel.SUCCESS: logging.INFO,
+    NotifyLevel.WARNING: logging.WARNING,
+    NotifyLevel.FAILURE: logging.ERROR,
+}
+
+
+def telegram_url(bot_token: SecretStr, chat_id: str) -> SecretStr:
+    """``tgram://TOKEN/CHAT_ID`` (kept secret: the token is a credential)."""
+    token = bot_token.get_secret_value().strip()
+    chat = chat_id.strip()
+    if not token or not chat:
+        raise ConfigError("notify", "telegram", "bot token and chat id must both be non-empty")
+    return SecretStr(f"tgram://{token}/{chat}")
+
+
+def slack_url(webhook: SecretStr) -> SecretStr:
+    """An apprise Slack URL from an incoming-webhook URL
+    (``https://hooks.slack.com/services/A/B/C`` -> ``slack://A/B/C``);
+    a URL already in ``slack://`` form is kept."""
+    raw = webhook.get_secret_value().strip()
+    if raw.startswith("slack://"):
+        return SecretStr(raw)
+    if raw.startswith(_SLACK_HOOK_PREFIX):
+        parts = [p for p in raw.removeprefix(_SLACK_HOOK_PREFIX).split("/") if p]
+        if len(parts) == 3:
+            return SecretStr("slack://" + "/".join(parts))
+    # Never echo the value: it is a credential.
+    raise ConfigError(
+        "notify", "slack_webhook_url", f"expected {_SLACK_HOOK_PREFIX}A/B/C or slack://A/B/C"
+    )
+
+
+class NotifyConfig(BaseModel):
+    """Where alerts go. Read from the environment or a Prefect Secret block,
+    never from YAML."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_chat_id: str | None = None
+    slack_webhook_url: SecretStr | None = None
+    extra_urls: tuple[SecretStr, ...] = ()
+
+    @model_validator(mode="after")
+    def _telegram_pair(self) -> NotifyConfig:
+        if (self.telegram_bot_token is None) != (self.telegram_chat_id is None):
+            raise ValueError("telegram_bot_token and telegram_chat_id must be set together")
+        return self
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> NotifyConfig:
+        """From ``EXEC_TELEGRAM_BOT_TOKEN``, ``EXEC_TELEGRAM_CHAT_ID``,
+        ``EXEC_SLACK_WEBHOOK_URL`` and ``EXEC_APPRISE_URLS`` (comma separated);
+        empty values count as unset."""
+        e = os.environ if env is None else env
+        token = e.get(ENV_TELEGRAM_BOT_TOKEN, "").strip()
+        chat = e.get(ENV_TELEGRAM_CHAT_ID, "").strip()
+        slack = e.get(ENV_SLACK_WEBHOOK_URL, "").strip()
+        extra = [u.strip() for u in e.get(ENV_APPRISE_URLS, "").split(",") if u.strip()]
+        return cls(
+            telegram_bot_token=SecretStr(token) if token else None,
+            telegram_chat_id=chat or None,
+            slack_webhook_url=SecretStr(slack) if slack else None,
+            extra_urls=tuple(SecretStr(u) for u in extra),
+        )
+
+    def apprise_urls(self) -> list[SecretStr]:
+        """Every configured destination as an apprise URL (still secret)."""
+        urls: list[SecretStr] = []
+        if self.telegram_bot_token is not None and self.telegram_chat_id is not None:
+            urls.append(telegram_url(self.telegram_bot_token, self.telegram_chat_id))
+        if self.slack_webhook_url is not None:
+            urls.append(slack_url(self.slack_webhook_url))
+        urls.extend(self.extra_urls)
+        return urls
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyResult:
+    """``destinations``: every destination tried (masked); ``failed``: those
+    that did not accept the message; ``reason``: why not sent, if not."""
+
+    sent: bool
+    destinations: tuple[str, ...]
+    failed: tuple[str, ...] = ()
+    reason: str = ""
+
+    def raise_for_error(self) -> None:
+        """Raise :class:`ReportingError` unless every destination accepted."""
+        if not self.sent:
+            target = ", ".join(self.failed or self.destinations) or "notify"
+            raise ReportingError(target, self.reason or "not sent")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One alert: plain-text ``title`` and ``body``, and its level."""
+
+    title: str
+    body: str
+    level: NotifyLevel = NotifyLevel.INFO
+
+
+def _delivered(ret: Any) -> bool:
+    """apprise 1.x returns True/False (None if nothing matched); 2.x returns an
+    AppriseResult whose truth is success and which counts failures."""
+    if ret is None:
+        return False
+    if isinstance(ret, bool):
+        return ret
+    failed = getattr(ret, "failed_count", None)
+    if isinstance(failed, int) and failed > 0:
+        return False
+    return bool(ret)
+
+
+class Notifier:
+    """Sends alerts to apprise destinations. Invalid URLs are a ConfigError at
+    construction (the URL itself is not echoed)."""
+
+    def __init__(self, urls: Sequence[str | SecretStr] = ()) -> None:
+        self._targets: list[tuple[str, apprise.Apprise]] = []
+        for i, url in enumerate(urls):
+            raw = url.get_secret_value() if isinstance(url, SecretStr) else url
+            server = apprise.Apprise.instantiate(raw.strip())
+            if server is None:
+                raise ConfigError("notify", f"destination[{i}]", "apprise does not recognise this URL")
+            target = apprise.Apprise()
+            target.add(server)
+            # Drop the query string: plugin options, noise in logs and alerts.
+            masked = str(server.url(privacy=True)).split("?", 1)[0]  # type: ignore[no-untyped-call]
+            self._targets.append((masked, target))
+
+    @classmethod
+    def from_config(cls, config: NotifyConfig) -> Notifier:
+        return cls(config.apprise_urls())
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Notifier:
+        return cls.from_config(NotifyConfig.from_env(env))
+
+    @property
+    def destinations(self) -> tuple[str, ...]:
+        """Privacy-masked destination URLs."""
+        return tuple(name for name, _ in self._targets)
+
+    def __repr__(self) -> str:
+        return f"Notifier(destinations={list(self.destinations)!r})"
+
+    def notify(self, title: str, body: str, level: NotifyLevel = NotifyLevel.INFO) -> NotifyResult:
+        """Send to every destination; never raises (see module docstring)."""
+        if not self._targets:
+            log.log(_LOG_LEVEL[level], "alert (no destinations, log only): %s\n%s", title, body)
+            return NotifyResult(sent=False, destinations=(), reason="no destinations")
+        failed: list[str] = []
+        for name, target in self._targets:
+            try:
+                ok = _delivered(
+                    target.notify(
+                        body=body,
+                        title=title,
+                        notify_type=apprise.NotifyType(level.value),
+                        body_format=apprise.NotifyFormat.TEXT,
+                    )
+                )
+            except Exception as exc:  # a plugin bug must not fail a rebalance
+                log.error("alert to %s raised %s: %s", name, type(exc).__name__, exc)
+                ok = False
+            if not ok:
+                failed.append(name)
+        if failed:
+            log.warning("alert %r not delivered to %s", title, ", ".join(failed))
+        reason = f"{len(failed)} of {len(self._targets)} destinations failed" if failed else ""
+        return NotifyResult(
+            sent=not failed, destinations=self.destinations, failed=tuple(failed), reason=reason
+        )
+
+    def send(self, message: Message) -> NotifyResult:
+        return self.notify(message.title, message.body, message.level)
+
+
+def rebalance_summary_message(rebalance_id: str, summary: DailySummary) -> Message:
+    """The execution summary of a rebalance; WARNING if anything went unfilled."""
+    incomplete = summary.orders_partial + summary.orders_unfilled
+    level = NotifyLevel.WARNING if incomplete else NotifyLevel.SUCCESS
+    status = f"{incomplete} incomplete" if incomplete else "complete"
+    return Message(
+        title=f"Rebalance {rebalance_id}: {status}",
+        body=format_summary(summary, title="Execution"),
+        level=level,
+    )
+
+
+def risk_block_message(rebalance_id: str, control: str, detail: str) -> Message:
+    """A pre-trade control blocked an order or the rebalance."""
+    return Message(
+        title=f"Risk block in {rebalance_id}: {control}",
+        body=f"Control: {control}\n{_truncate(detail)}\nNothing was sent for the blocked order(s).",
+        level=NotifyLevel.WARNING,
+    )
+
+
+def failure_message(rebalance_id: str, stage: str, error: BaseException | str) -> Message:
+    """A rebalance step failed; the body names the stage and the error."""
+    text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else error
+    return Message(
+        title=f"Rebalance {rebalance_id} FAILED at {stage}",
+        body=f"Stage: {stage}\n{_truncate(text)}",
+        level=NotifyLevel.FAILURE,
+    )
+
+
+def _truncate(text: str) -> str:
+    if len(text) <= _MAX_DETAIL_CHARS:
+        return text
+    return text[: _MAX_DETAIL_CHARS - 15] + " ...(truncated)"

@@ -1,0 +1,264 @@
+"""Sliced parent execution: release a plan's child orders on schedule.
+
+A :class:`SliceExecutor` takes one :class:`lib.types.OrderPlan` whose
+``slices`` (a :class:`lib.types.SliceSchedule`) cut it into children and
+releases child ``i`` through the shared :class:`OrderManager` at
+``start + i * interval_seconds``, each with its own client order id
+(``make_client_order_id(rebalance_id, intent_id, i, attempt)``).
+
+* Child TTL: ``min(plan.ttl_seconds, interval_seconds)`` for every child but the
+  last, so a child's leftover is known (EXPIRED) by the time the next one is
+  due; the last child keeps the plan's full TTL.
+* Roll-over: the unfilled quantity of children that ended EXPIRED or CANCELLED
+  is pooled and added to later children, each capped at
+  ``max_child_multiple`` x its scheduled size (bounded participation); what the
+  schedule cannot absorb stays unfilled - there is no catch-up child. Quantity
+  of REJECTED or FAILED children is never rolled (a FAILED order may have filled
+  at the broker; a rejected one would be rejected again), so the parent can
+  never send more than its quantity.
+* Child limits: with a ``market_data(symbol)`` callable, each child is priced at
+  release from a fresh snapshot - the far touch (ask to buy, bid to sell),
+  rounded to the instrument tick when an instrument is given - then clamped into
+  the *parent's* collar; a missing/NaN/crossed quote falls back to the plan's
+  limit. Without the callable every child uses ``plan.limit_price``. A child's
+  reprice ladder keeps only the parent's rungs more aggressive than its limit.
+* AUCTION_CLOSE plans (and plans without slices) go out as one child.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from lib.clock import Clock
+from lib.errors import BrokerError, RiskBlocked
+from lib.orders.manager import OrderManager, make_client_order_id
+from lib.orders.states import TERMINAL, OrderState
+from lib.types import Instrument, MarketDataSnapshot, OrderPlan, OrderTicket, PolicyMode, Side
+
+__all__ = ["DEFAULT_MAX_CHILD_MULTIPLE", "SliceExecutor", "run_parents"]
+
+#: A child may grow to this multiple of its scheduled size with rolled-over quantity.
+DEFAULT_MAX_CHILD_MULTIPLE = 2.0
+_ROLLABLE = frozenset({OrderState.EXPIRED, OrderState.CANCELLED})
+_EPS = 1e-6
+
+
+class SliceExecutor:
+    """Releases one parent plan's children on schedule (see module docstring).
+
+    Call :meth:`start` once, then :meth:`step` after every manager poll (or use
+    :func:`run_parents` / :meth:`run`). Quantities in shares/contracts; prices
+    per unit; times from ``clock``.
+    """
+
+    def __init__(
+        self,
+        manager: OrderManager,
+        clock: Clock,
+        plan: OrderPlan,
+        *,
+        rebalance_id: str,
+        attempt: int = 0,
+        market_data: Callable[[str], MarketDataSnapshot] | None = None,
+        instrument: Instrument | None = None,
+        max_child_multiple: float = DEFAULT_MAX_CHILD_MULTIPLE,
+    ) -> None:
+        if plan.mode is PolicyMode.AUCTION_CLOSE or plan.slices is None:
+            quantities: tuple[int, ...] = (plan.quantity,)
+            interval = 0.0
+        else:
+            quantities = plan.slices.child_quantities
+            interval = plan.slices.interval_seconds
+        if sum(quantities) != plan.quantity or any(q < 0 for q in quantities):
+            raise RiskBlocked(
+                "slicing",
+                f"{plan.intent.intent_id}: children {quantities} do not sum to {plan.quantity}",
+            )
+        if max_child_multiple < 1:
+            raise ValueError(f"max_child_multiple must be >= 1 (got {max_child_multiple})")
+        self.plan = plan
+        self.quantities = quantities
+        self.interval_seconds = interval
+        self._manager = manager
+        self._clock = clock
+        self._rebalance_id = rebalance_id
+        self._attempt = attempt
+        self._market_data = market_data
+        self._instrument = instrument
+        self._max_multiple = max_child_multiple
+        self.children: list[OrderTicket] = []
+        self.started_at: datetime | None = None
+        self._next = 0
+        self._pool = 0
+        self._pooled: set[str] = set()
+        self._stopped = False
+
+    # ------------------------------------------------------------------ views
+    @property
+    def parent_id(self) -> str:
+        return self.plan.intent.intent_id
+
+    @property
+    def released(self) -> int:
+        """Children released (or skipped for zero size) so far."""
+        return self._next
+
+    @property
+    def done(self) -> bool:
+        """Nothing left to release and every child terminal."""
+        all_released = self._stopped or self._manager.closed or self._next >= len(self.quantities)
+        return all_released and all(c.state in TERMINAL for c in self.children)
+
+    @property
+    def filled_quantity(self) -> int:
+        return sum(c.filled_quantity for c in self.children)
+
+    @property
+    def unfilled_quantity(self) -> int:
+        return self.plan.quantity - self.filled_quantity
+
+    @property
+    def avg_fill_price(self) -> float:
+        """Volume-weighted price over every child fill (0.0 if nothing filled)."""
+        filled = self.filled_quantity
+        if filled == 0:
+            return 0.0
+        return sum(c.avg_fill_price * c.filled_quantity for c in self.children) / filled
+
+    @property
+    def messages(self) -> int:
+        return sum(c.messages for c in self.children)
+
+    @property
+    def replace_count(self) -> int:
+        return sum(c.replace_count for c in self.children)
+
+    def due_at(self, index: int) -> datetime:
+        """When child ``index`` is released (after :meth:`start`)."""
+        if self.started_at is None:
+            raise RiskBlocked("slicing", f"{self.parent_id}: not started")
+        return self.started_at + timedelta(seconds=index * self.interval_seconds)
+
+    # ------------------------------------------------------------------ driving
+    def start(self) -> list[OrderTicket]:
+        """Fix the schedule's origin at ``clock.now()`` and release child 0."""
+        if self.started_at is not None:
+            raise RiskBlocked("slicing", f"{self.parent_id}: started twice")
+        self.started_at = self._clock.now()
+        return self.step()
+
+    def step(self) -> list[OrderTicket]:
+        """Pool leftovers of finished children, release every child now due."""
+        if self.started_at is None:
+            return self.start()
+        for child in self.children:
+            if child.state in _ROLLABLE and child.client_order_id not in self._pooled:
+                self._pooled.add(child.client_order_id)
+                self._pool += child.remaining
+        released: list[OrderTicket] = []
+        now = self._clock.now()
+        while (
+            not self._stopped
+            and not self._manager.closed
+            and self._next < len(self.quantities)
+            and (now - self.due_at(self._next)).total_seconds() >= -_EPS
+        ):
+            ticket = self._release(self._next)
+            self._next += 1
+            if ticket is not None:
+                released.append(ticket)
+        return released
+
+    def cancel(self) -> None:
+        """Release nothing more and cancel the live children."""
+        self._stopped = True
+        for child in self.children:
+            if child.state not in TERMINAL:
+                self._manager.cancel(child.client_order_id)
+
+    def run(self, timeout_seconds: float | None = None) -> None:
+        run_parents(self._manager, self._clock, [self], timeout_seconds=timeout_seconds)
+
+    # ------------------------------------------------------------------ internals
+    def _release(self, index: int) -> OrderTicket | None:
+        base = self.quantities[index]
+        cap = max(base, math.floor(base * self._max_multiple))
+        extra = min(self._pool, cap - base)
+        quantity = base + extra
+        if quantity <= 0:
+            return None
+        self._pool -= extra
+        last = index == len(self.quantities) - 1
+        ttl = self.plan.ttl_seconds
+        if not last and self.interval_seconds > 0:
+            ttl = min(ttl, self.interval_seconds)
+        limit = self._child_limit()
+        child = replace(
+            self.plan,
+            intent=replace(self.plan.intent, quantity=quantity),
+            limit_price=limit,
+            ttl_seconds=ttl,
+            replace_interval_seconds=min(self.plan.replace_interval_seconds, ttl),
+            reprice_ladder=self._child_ladder(limit),
+            slices=None,
+        )
+        coid = make_client_order_id(self._rebalance_id, self.parent_id, index, self._attempt)
+        ticket = self._manager.submit(child, coid, parent_id=self.parent_id)
+        self.children.append(ticket)
+        return ticket
+
+    def _child_limit(self) -> float | None:
+        plan = self.plan
+        if plan.limit_price is None or plan.mode is PolicyMode.AUCTION_CLOSE:
+            return plan.limit_price
+        if self._market_data is None:
+            return plan.limit_price
+        try:
+            snap = self._market_data(plan.symbol)
+        except BrokerError:
+            return (
+                plan.limit_price
+            )  # no fresh quote: the plan's own limit is still inside its collar
+        touch = snap.ask if plan.side is Side.BUY else snap.bid
+        bid, ask = snap.bid, snap.ask
+        valid = all(p is not None and math.isfinite(p) and p > 0 for p in (touch, bid, ask))
+        if not valid or touch is None or bid is None or ask is None or bid > ask:
+            return plan.limit_price
+        price = self._instrument.round_to_tick(touch) if self._instrument else touch
+        return min(max(price, plan.collar_low), plan.collar_high)
+
+    def _child_ladder(self, limit: float | None) -> tuple[float, ...]:
+        if limit is None:
+            return ()
+        sign = self.plan.side.sign
+        return tuple(p for p in self.plan.reprice_ladder if sign * (p - limit) > _EPS)
+
+
+def run_parents(
+    manager: OrderManager,
+    clock: Clock,
+    parents: Sequence[SliceExecutor],
+    *,
+    timeout_seconds: float | None = None,
+) -> None:
+    """Supervise several parents on one manager: start them, then poll +
+    step + ``clock.sleep(poll_interval)`` until every parent is done (and the
+    manager has nothing live). On timeout (clock seconds) stop releasing,
+    cancel the children and let the manager wait for confirmations."""
+    for parent in parents:
+        if parent.started_at is None:
+            parent.start()
+    start = clock.now()
+    while not all(p.done for p in parents) or manager.live_tickets:
+        if timeout_seconds is not None and (clock.now() - start).total_seconds() >= timeout_seconds:
+            for parent in parents:
+                parent.cancel()
+            manager.run_until_complete(timeout_seconds=0.0)
+            return
+        clock.sleep(manager.poll_interval_seconds)
+        manager.poll()
+        for parent in parents:
+            parent.step()

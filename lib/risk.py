@@ -1,0 +1,338 @@
+"""Pre-trade risk controls, in the spirit of SEC Rule 15c3-5 (market access).
+
+Every order is checked before it can reach a broker; a failed control blocks
+the order and says why (a :class:`RiskBlock`), nothing is silently dropped:
+``approved + blocked`` is always every intent checked.
+
+Controls (:class:`Control`):
+
+- ``kill_switch``: while a :class:`KillSwitch` is engaged every intent and
+  every plan is blocked, with the switch's reason.
+- ``duplicate_intent``: the same ``intent_id`` twice, or the same
+  sleeve+symbol+side twice, in one rebalance. ALL copies are blocked: we
+  cannot tell which one is meant, and a duplicate is the classic runaway.
+- ``unknown_instrument`` / ``reference_price``: no registry entry, or no
+  finite positive price to value the order (fail closed).
+- ``max_order_notional``: ``|qty| * price * multiplier`` above
+  ``max_order_notional_usd`` (fat-finger limit).
+- ``max_adv_fraction``: ``qty / ADV`` above ``max_adv_fraction``. ADV comes
+  from the ``adv`` argument, else the instrument's static profile.
+- ``max_gross_notional``: the sum of every intent's notional above
+  ``max_gross_notional_usd`` blocks the WHOLE rebalance. Why not trim it: a
+  rebalance is sized as a whole (hedges, pairs, funding legs); executing an
+  arbitrary part of a too-large one leaves the book in a state nobody chose,
+  and a size that large usually means a sizing bug upstream (wrong NAV,
+  units), which makes every order of it suspect.
+- ``price_band`` (plans): the limit, the collar and every reprice-ladder price
+  must lie in ``[arrival_mid * (1 - cap), arrival_mid * (1 + cap)]`` with
+  ``cap = ExecutionConfig.slippage_cap_bps(asset_class) / 1e4``, the same collar
+  the policy prices with. The band is exact (no tick rounding outward): the
+  policy must round its collar inward. MARKET plans have no limit, so only
+  their collar fields are checked.
+- ``market_order`` (plans): a MARKET plan while ``allow_market_orders`` is off.
+
+Units: notionals in USD (instrument currency treated as USD, as in
+:mod:`lib.targets`); ADV in shares/contracts per day; fractions as fractions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from lib.config import ExecutionConfig, RiskConfig
+from lib.errors import RiskBlocked, UnknownInstrument
+from lib.instruments import InstrumentRegistry
+from lib.types import Instrument, OrderIntent, OrderPlan, OrderType, PolicyMode, Side
+
+__all__ = [
+    "Control",
+    "FileKillSwitch",
+    "KillSwitch",
+    "PreTradeRisk",
+    "RiskBlock",
+    "RiskConfig",
+    "RiskReport",
+    "StaticKillSwitch",
+]
+
+_BAND_EPS = 1e-9  # relative slack for float noise at the band edges
+
+
+class Control(StrEnum):
+    KILL_SWITCH = "kill_switch"
+    DUPLICATE_INTENT = "duplicate_intent"
+    UNKNOWN_INSTRUMENT = "unknown_instrument"
+    REFERENCE_PRICE = "reference_price"
+    MAX_ORDER_NOTIONAL = "max_order_notional"
+    MAX_ADV_FRACTION = "max_adv_fraction"
+    MAX_GROSS_NOTIONAL = "max_gross_notional"
+    PRICE_BAND = "price_band"
+    MARKET_ORDER = "market_order"
+
+
+@dataclass(frozen=True, slots=True)
+class RiskBlock:
+    """One control that blocked one intent, and why (with the numbers)."""
+
+    control: str
+    symbol: str
+    intent_id: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class RiskReport:
+    """Outcome of a check. ``approved`` and ``blocked`` partition the intents
+    checked (input order kept); ``blocks`` has at least one entry per blocked
+    intent (several when several controls failed)."""
+
+    approved: tuple[OrderIntent, ...]
+    blocked: tuple[OrderIntent, ...]
+    blocks: tuple[RiskBlock, ...]
+    gross_notional_usd: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.blocks
+
+    def blocks_for(self, intent_id: str) -> tuple[RiskBlock, ...]:
+        return tuple(b for b in self.blocks if b.intent_id == intent_id)
+
+    def raise_if_blocked(self) -> None:
+        """Raise :class:`RiskBlocked` naming the first block (and the count)."""
+        if self.blocks:
+            first = self.blocks[0]
+            more = f" (+{len(self.blocks) - 1} more block(s))" if len(self.blocks) > 1 else ""
+            raise RiskBlocked(first.control, f"{first.intent_id}: {first.detail}{more}")
+
+
+@runtime_checkable
+class KillSwitch(Protocol):
+    """Something an operator can flip to stop all trading (Prefect-free)."""
+
+    def is_engaged(self) -> tuple[bool, str]:
+        """``(engaged, reason)``; reason is "" when not engaged."""
+        ...
+
+
+class FileKillSwitch:
+    """Engaged while ``path`` exists; the reason is the file's text.
+
+    An existing but unreadable file still engages the switch (fail closed).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def is_engaged(self) -> tuple[bool, str]:
+        if not self.path.exists():
+            return False, ""
+        try:
+            text = self.path.read_text(encoding="utf-8", errors="replace").strip()
+        except OSError as exc:
+            return True, f"kill switch file {self.path} exists (unreadable: {exc.strerror})"
+        return True, text or f"kill switch file {self.path} exists"
+
+
+@dataclass(frozen=True, slots=True)
+class StaticKillSwitch:
+    """A fixed switch: the null version (never engaged) by default, for tests."""
+
+    engaged: bool = False
+    reason: str = ""
+
+    def is_engaged(self) -> tuple[bool, str]:
+        return self.engaged, (self.reason or "kill switch engaged") if self.engaged else ""
+
+
+def _valid_price(value: float | None) -> bool:
+    return value is not None and math.isfinite(value) and value > 0
+
+
+class PreTradeRisk:
+    """Runs the controls. Stateless between calls apart from the kill switch."""
+
+    def __init__(
+        self,
+        risk_config: RiskConfig,
+        exec_config: ExecutionConfig,
+        registry: InstrumentRegistry,
+        kill_switch: KillSwitch,
+    ) -> None:
+        self.config = risk_config
+        self.exec_config = exec_config
+        self.registry = registry
+        self.kill_switch = kill_switch
+
+    # ------------------------------------------------------------------ intents
+
+    def check_intents(
+        self,
+        intents: Sequence[OrderIntent],
+        prices: Mapping[str, float],
+        adv: Mapping[str, float],
+    ) -> RiskReport:
+        """Check one rebalance's intents.
+
+        prices: symbol -> reference price (quote currency per unit) used for
+        notional; adv: symbol -> average daily volume (shares/contracts).
+        """
+        engaged, reason = self.kill_switch.is_engaged()
+        if engaged:
+            blocks = [
+                RiskBlock(
+                    Control.KILL_SWITCH, i.symbol, i.intent_id, f"kill switch engaged: {reason}"
+                )
+                for i in intents
+            ]
+            return RiskReport((), tuple(intents), tuple(blocks))
+
+        by_id = Counter(i.intent_id for i in intents)
+        by_key = Counter((i.sleeve, i.symbol, i.side) for i in intents)
+        per_intent: list[list[RiskBlock]] = []
+        gross = 0.0
+        for intent in intents:
+            found, notional = self._check_one(intent, by_id, by_key, prices, adv)
+            per_intent.append(found)
+            gross += notional
+        if gross > self.config.max_gross_notional_usd:
+            detail = (
+                f"rebalance gross notional ${gross:,.0f} > max_gross_notional_usd "
+                f"${self.config.max_gross_notional_usd:,.0f}: the whole rebalance is blocked"
+            )
+            for intent, found in zip(intents, per_intent, strict=True):
+                found.append(
+                    RiskBlock(Control.MAX_GROSS_NOTIONAL, intent.symbol, intent.intent_id, detail)
+                )
+        approved = tuple(i for i, b in zip(intents, per_intent, strict=True) if not b)
+        blocked = tuple(i for i, b in zip(intents, per_intent, strict=True) if b)
+        all_blocks = tuple(b for found in per_intent for b in found)
+        return RiskReport(approved, blocked, all_blocks, gross)
+
+    def _check_one(
+        self,
+        intent: OrderIntent,
+        by_id: Counter[str],
+        by_key: Counter[tuple[str | None, str, Side]],
+        prices: Mapping[str, float],
+        adv: Mapping[str, float],
+    ) -> tuple[list[RiskBlock], float]:
+        """Per-order controls; returns the blocks and the notional (USD, 0 if
+        it cannot be valued) that counts towards the gross."""
+        found: list[RiskBlock] = []
+
+        def block(control: Control, detail: str) -> None:
+            found.append(RiskBlock(control, intent.symbol, intent.intent_id, detail))
+
+        key = (intent.sleeve, intent.symbol, intent.side)
+        if by_id[intent.intent_id] > 1:
+            block(
+                Control.DUPLICATE_INTENT,
+                f"intent_id appears {by_id[intent.intent_id]} times in this rebalance",
+            )
+        elif by_key[key] > 1:
+            block(
+                Control.DUPLICATE_INTENT,
+                f"sleeve {intent.sleeve} {intent.side.value} {intent.symbol} appears "
+                f"{by_key[key]} times in this rebalance",
+            )
+        try:
+            inst = self.registry[intent.symbol]
+        except UnknownInstrument as exc:
+            block(Control.UNKNOWN_INSTRUMENT, str(exc))
+            return found, 0.0
+        price = prices.get(intent.symbol)
+        if price is None or not _valid_price(price):
+            block(
+                Control.REFERENCE_PRICE,
+                f"no finite positive reference price (got {price!r}); cannot value the order",
+            )
+            return found, 0.0
+        notional = inst.notional(price, intent.quantity)
+        if notional > self.config.max_order_notional_usd:
+            block(
+                Control.MAX_ORDER_NOTIONAL,
+                f"notional ${notional:,.0f} ({intent.quantity} x {price} x {inst.multiplier:g}) "
+                f"> max_order_notional_usd ${self.config.max_order_notional_usd:,.0f}",
+            )
+        volume = adv.get(intent.symbol, inst.profile.adv)
+        if not _valid_price(volume):  # same test: finite and > 0
+            block(Control.MAX_ADV_FRACTION, f"no finite positive ADV (got {volume!r})")
+        elif intent.quantity / volume > self.config.max_adv_fraction:
+            block(
+                Control.MAX_ADV_FRACTION,
+                f"{intent.quantity} is {intent.quantity / volume:.2%} of ADV {volume:,.0f} "
+                f"> max_adv_fraction {self.config.max_adv_fraction:.2%}",
+            )
+        return found, notional
+
+    # -------------------------------------------------------------------- plans
+
+    def price_band(self, inst: Instrument, arrival_mid: float) -> tuple[float, float]:
+        """``[mid * (1 - cap), mid * (1 + cap)]`` with the policy's collar cap."""
+        cap = self.exec_config.slippage_cap_bps(inst.asset_class) / 1e4
+        return arrival_mid * (1 - cap), arrival_mid * (1 + cap)
+
+    def check_plan(self, plan: OrderPlan) -> RiskReport:
+        """Check a concrete plan just before submission: kill switch (it may
+        have been engaged since the intents were checked), market orders, and
+        the price band of the limit, the collar and the reprice ladder."""
+        intent = plan.intent
+        found: list[RiskBlock] = []
+
+        def block(control: Control, detail: str) -> None:
+            found.append(RiskBlock(control, intent.symbol, intent.intent_id, detail))
+
+        engaged, reason = self.kill_switch.is_engaged()
+        if engaged:
+            block(Control.KILL_SWITCH, f"kill switch engaged: {reason}")
+        market = plan.mode is PolicyMode.MARKET or plan.order_type in (OrderType.MKT, OrderType.MOC)
+        if market and not self.exec_config.allow_market_orders:
+            block(Control.MARKET_ORDER, "market order while allow_market_orders is false")
+        try:
+            inst = self.registry[intent.symbol]
+        except UnknownInstrument as exc:
+            block(Control.UNKNOWN_INSTRUMENT, str(exc))
+            return self._plan_report(intent, found)
+        if not _valid_price(plan.arrival_mid):
+            block(
+                Control.PRICE_BAND,
+                f"arrival mid {plan.arrival_mid!r} is not a finite positive price",
+            )
+            return self._plan_report(intent, found)
+        low, high = self.price_band(inst, plan.arrival_mid)
+        slack = _BAND_EPS * plan.arrival_mid
+        checked: list[tuple[str, float]] = [
+            ("collar_low", plan.collar_low),
+            ("collar_high", plan.collar_high),
+        ]
+        if plan.limit_price is not None:
+            checked.append(("limit_price", plan.limit_price))
+        elif not market:
+            block(Control.PRICE_BAND, f"{plan.order_type.value} order without a limit price")
+        checked += [(f"reprice_ladder[{k}]", p) for k, p in enumerate(plan.reprice_ladder)]
+        outside = [
+            f"{name} {price}"
+            for name, price in checked
+            if not (math.isfinite(price) and low - slack <= price <= high + slack)
+        ]
+        if outside:
+            cap = self.exec_config.slippage_cap_bps(inst.asset_class)
+            block(
+                Control.PRICE_BAND,
+                f"{', '.join(outside)} outside band [{low:.10g}, {high:.10g}] "
+                f"(arrival mid {plan.arrival_mid} +/- {cap:g} bps)",
+            )
+        return self._plan_report(intent, found)
+
+    @staticmethod
+    def _plan_report(intent: OrderIntent, blocks: list[RiskBlock]) -> RiskReport:
+        if blocks:
+            return RiskReport((), (intent,), tuple(blocks))
+        return RiskReport((intent,), (), ())

@@ -1,0 +1,232 @@
+"""ExecutionMetrics: seed names in the exposition, textfile, a real Pushgateway, promtool."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+
+from lib.errors import ReportingError
+from lib.metrics import (
+    ExecutionMetrics,
+    record_execution_commission,
+    record_execution_fill,
+    record_execution_policy,
+    record_execution_rejected,
+    record_execution_result,
+    record_netting_savings,
+    record_risk_block,
+)
+from lib.types import AssetClass, ExecutionResult, PolicyMode, Side
+from tests.helpers import PushgatewayProcess, binary_or_skip, free_port
+
+T0 = datetime(2026, 11, 24, 15, 30, tzinfo=UTC)
+APT_HINT = "apt-get install -y prometheus-pushgateway prometheus"
+
+SEED_SERIES = {
+    "abstractfinance_execution_slippage_bps_bucket",
+    "abstractfinance_execution_slippage_bps_count",
+    "abstractfinance_execution_slippage_bps_sum",
+    "abstractfinance_execution_notional_total",
+    "abstractfinance_execution_commission_total",
+    "abstractfinance_execution_replace_count_bucket",
+    "abstractfinance_execution_netting_savings_qty",
+    "abstractfinance_execution_orders_by_policy",
+    "abstractfinance_execution_rejected_total",
+    "abstractfinance_execution_risk_blocks_total",
+}
+
+
+def spy_result(filled: int = 100, avg: float = 590.1475, replaces: int = 2) -> ExecutionResult:
+    return ExecutionResult(
+        intent_id="i1", symbol="SPY", side=Side.BUY, requested_quantity=100, filled_quantity=filled,
+        avg_price=avg if filled else None, arrival_mid=590.0,
+        slippage_bps=(avg - 590.0) / 590.0 * 1e4 if filled else None, status="filled",
+        mode=PolicyMode.MARKETABLE_LIMIT, replace_count=replaces, commission=0.35 * filled / 100,
+        started_at=T0, finished_at=T0, asset_class=AssetClass.ETF, notional=avg * filled,
+    )
+
+
+def populated(m: ExecutionMetrics | None = None) -> ExecutionMetrics:
+    m = m or ExecutionMetrics()
+    record_execution_policy(m, PolicyMode.MARKETABLE_LIMIT)
+    record_execution_policy(m, PolicyMode.MARKETABLE_LIMIT)
+    record_execution_policy(m, PolicyMode.AUCTION_CLOSE)
+    record_execution_result(m, spy_result())  # 2.5 bps, 59,014.75 notional
+    record_execution_fill(m, instrument="ES", side=Side.SELL, asset_class=AssetClass.FUT,
+                          slippage_bps=-0.4, notional=1_200_000.0)
+    record_execution_commission(m, 4.0)
+    record_netting_savings(m, 1200)
+    record_netting_savings(m, 300)
+    record_execution_rejected(m, "stale_data")
+    record_risk_block(m, "max_order_notional")
+    return m
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    out = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def value(text: str, name: str, **labels: str) -> float:
+    """The one sample named ``name`` whose labels include ``labels`` (the
+    Pushgateway adds ``instance=""``, so an exact label match is too strict)."""
+    want = set(labels.items())
+    found = [v for (n, have), v in samples(text).items() if n == name and want <= have]
+    assert len(found) == 1, f"{len(found)} samples of {name} with {labels}"
+    return found[0]
+
+
+def test_exposition_carries_the_seed_series_and_values() -> None:
+    text = populated().exposition().decode()
+    names = {name for name, _ in samples(text)}
+    assert names >= SEED_SERIES
+    assert "abstractfinance_execution_netting_savings_qty_total" not in names
+    assert value(text, "abstractfinance_execution_notional_total", asset_class="ETF") == pytest.approx(59_014.75)
+    assert value(text, "abstractfinance_execution_notional_total", asset_class="FUT") == 1_200_000.0
+    assert value(text, "abstractfinance_execution_commission_total") == pytest.approx(4.35)
+    assert value(text, "abstractfinance_execution_netting_savings_qty") == 1500.0
+    assert value(text, "abstractfinance_execution_orders_by_policy", policy="marketable_limit") == 2.0
+    assert value(text, "abstractfinance_execution_orders_by_policy", policy="auction_close") == 1.0
+    assert value(text, "abstractfinance_execution_rejected_total", reason="stale_data") == 1.0
+    assert value(text, "abstractfinance_execution_risk_blocks_total", control="max_order_notional") == 1.0
+    spy = {"instrument": "SPY", "side": "BUY", "asset_class": "ETF"}
+    bucket = "abstractfinance_execution_slippage_bps_bucket"
+    assert value(text, bucket, le="2.0", **spy) == 0.0  # 2.5 bps lands in (2, 3]
+    assert value(text, bucket, le="3.0", **spy) == 1.0
+    assert value(text, "abstractfinance_execution_slippage_bps_sum", **spy) == pytest.approx(2.5)
+    es = {"instrument": "ES", "side": "SELL", "asset_class": "FUT"}
+    assert value(text, bucket, le="0.0", **es) == 1.0  # price improvement: first bucket
+    assert value(text, "abstractfinance_execution_slippage_bps_sum", **es) == pytest.approx(-0.4)
+    rc = "abstractfinance_execution_replace_count_bucket"
+    assert value(text, rc, le="1.0", instrument="SPY") == 0.0
+    assert value(text, rc, le="2.0", instrument="SPY") == 1.0
+
+
+def test_registries_are_private_and_independent() -> None:
+    a, b = populated(), ExecutionMetrics()
+    assert "abstractfinance_execution_commission_total" not in {
+        s.name for fam in REGISTRY.collect() for s in fam.samples
+    }
+    assert b.exposition() != a.exposition()
+    assert ExecutionMetrics(namespace="other").exposition().decode().count("other_execution_") > 0
+
+
+def test_unfilled_result_records_no_slippage() -> None:
+    m = ExecutionMetrics()
+    record_execution_result(m, spy_result(filled=0, avg=0.0, replaces=6))
+    text = m.exposition().decode()
+    names = {name for name, _ in samples(text)}
+    assert "abstractfinance_execution_slippage_bps_count" not in names
+    assert value(text, "abstractfinance_execution_replace_count_count", instrument="SPY") == 1.0
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: record_execution_fill(m, instrument="X", side=Side.BUY, asset_class=None,
+                                        slippage_bps=float("nan"), notional=1.0),
+        lambda m: record_execution_fill(m, instrument="X", side=Side.BUY, asset_class=None,
+                                        slippage_bps=1.0, notional=-5.0),
+        lambda m: record_execution_commission(m, -0.01),
+        lambda m: record_netting_savings(m, -1),
+    ],
+)
+def test_invalid_observations_raise(call: object) -> None:
+    with pytest.raises(ValueError):
+        call(ExecutionMetrics())  # type: ignore[operator]
+
+
+def test_write_textfile_is_atomic_and_complete(tmp_path: Path) -> None:
+    m = populated()
+    target = tmp_path / "execution.prom"
+    res = m.write_textfile(target)
+    assert res.ok and res.target == str(target)
+    res.raise_for_error()
+    assert os.listdir(tmp_path) == ["execution.prom"]  # no temp file left behind
+    assert {n for n, _ in samples(target.read_text())} >= SEED_SERIES
+
+
+def test_write_textfile_failure_is_reported_not_raised(tmp_path: Path) -> None:
+    res = ExecutionMetrics().write_textfile(tmp_path / "missing" / "x.prom")
+    assert not res.ok and "FileNotFoundError" in res.detail
+    with pytest.raises(ReportingError, match="x.prom"):
+        res.raise_for_error()
+
+
+def test_push_to_dead_gateway_is_reported_not_raised() -> None:
+    gw = f"127.0.0.1:{free_port()}"
+    res = populated().push(gw, grouping_key={"rebalance": "r1"}, timeout_seconds=2)
+    assert not res.ok and res.target == gw and dict(res.grouping_key) == {"rebalance": "r1"}
+    assert "refused" in res.detail.lower()
+    with pytest.raises(ReportingError):
+        res.raise_for_error()
+
+
+# --- real Pushgateway and promtool ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pushgateway() -> Iterator[PushgatewayProcess]:
+    binary = binary_or_skip("prometheus-pushgateway", "EXEC_REQUIRE_PUSHGATEWAY", APT_HINT)
+    with PushgatewayProcess(binary) as gw:
+        yield gw
+
+
+def test_push_to_real_pushgateway_groups_by_rebalance(pushgateway: PushgatewayProcess) -> None:
+    rid = "main-2026-11-24-us-close"
+    res = populated().push(pushgateway.address, job="rebalance", grouping_key={"rebalance": rid})
+    assert res.ok, res.detail
+    other = ExecutionMetrics()
+    record_netting_savings(other, 7)
+    assert other.push(pushgateway.address, grouping_key={"rebalance": "r-other"}).ok
+
+    text = pushgateway.get("/metrics")
+    grp = {"job": "rebalance", "rebalance": rid}
+    assert value(text, "abstractfinance_execution_netting_savings_qty", **grp) == 1500.0
+    assert value(text, "abstractfinance_execution_netting_savings_qty", job="rebalance",
+                 rebalance="r-other") == 7.0
+    assert value(text, "abstractfinance_execution_notional_total", asset_class="FUT", **grp) == 1_200_000.0
+    assert value(text, "abstractfinance_execution_commission_total", **grp) == pytest.approx(4.35)
+    assert value(text, "abstractfinance_execution_orders_by_policy", policy="marketable_limit", **grp) == 2.0
+    assert value(text, "abstractfinance_execution_slippage_bps_count", instrument="SPY", side="BUY",
+                 asset_class="ETF", **grp) == 1.0
+    pushed = {n for (n, labels) in samples(text) if ("rebalance", rid) in labels}
+    assert pushed >= SEED_SERIES
+
+    # A rerun of the same rebalance replaces its group (PUT), it does not add.
+    rerun = ExecutionMetrics()
+    record_netting_savings(rerun, 100)
+    assert rerun.push(pushgateway.address, grouping_key={"rebalance": rid}).ok
+    text = pushgateway.get("/metrics")
+    assert value(text, "abstractfinance_execution_netting_savings_qty", **grp) == 100.0
+    assert not [n for (n, labels) in samples(text)
+                if n == "abstractfinance_execution_notional_total" and ("rebalance", rid) in labels]
+
+
+def test_promtool_accepts_the_exposition(tmp_path: Path) -> None:
+    promtool = binary_or_skip("promtool", "EXEC_REQUIRE_PROMTOOL", APT_HINT)
+    proc = subprocess.run(
+        [promtool, "check", "metrics"], input=populated().exposition(), capture_output=True,
+        timeout=30, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
+    assert proc.stdout.decode().strip() == ""  # no lint findings either
+
+
+def test_missing_tool_skips_unless_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EXEC_REQUIRE_NOSUCHTOOL", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no-such-tool-xyz not installed"):
+        binary_or_skip("no-such-tool-xyz", "EXEC_REQUIRE_NOSUCHTOOL", APT_HINT)
+    monkeypatch.setenv("EXEC_REQUIRE_NOSUCHTOOL", "1")
+    with pytest.raises(pytest.fail.Exception, match="required because EXEC_REQUIRE_NOSUCHTOOL=1"):
+        binary_or_skip("no-such-tool-xyz", "EXEC_REQUIRE_NOSUCHTOOL", APT_HINT)

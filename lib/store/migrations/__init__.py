@@ -1,0 +1,1 @@
+"""Alembic migrations of the ledger (run through lib.store.db.upgrade_to_head)."""

@@ -1,0 +1,1 @@
+"""Alembic revision scripts, applied in order by lib.store.db.upgrade_to_head."""

@@ -1,0 +1,47 @@
+"""One rebalance = one Prefect flow run, a straight sequence of tasks.
+
+    prepare trades -> gate sessions -> net across sleeves -> ADV + market data
+      -> pre-trade risk -> plans -> [dry run stops here] -> execute (one task)
+      -> allocate to sleeves -> analytics -> alerts -> metrics
+
+Rerunning the same ``rebalance_id`` (a new run, or Retry in the Prefect UI)
+reconciles with the broker and trades only the residual.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+
+from flows.report import dry_run_markdown, run_markdown, summary_dict
+from lib.params import RebalanceParams
+from tasks import steps
+from tasks.progress import artifact_key
+
+
+@flow(name="rebalance", log_prints=True, validate_parameters=True)
+def rebalance(params: RebalanceParams) -> dict[str, Any]:
+    """Execute one rebalance described by ``params`` (see lib/params.py)."""
+    prepared = steps.prepare_trades(params)
+    gate = steps.gate_sessions(params, prepared)
+    netting = steps.net_trades(params, prepared, gate)
+    pair_legs = [leg for pair in gate.pairs for leg in pair.legs]
+    to_trade = [*netting.net_intents, *pair_legs]
+    ctx = steps.market_context(params, to_trade)
+    risk = steps.pre_trade_risk(params, to_trade, ctx)
+    planset = steps.make_plans(params, risk.approved, ctx)
+    blocks = [*risk.blocks, *planset.blocks]
+    key = artifact_key("rebalance", prepared.rebalance_id)
+    if params.dry_run:
+        create_markdown_artifact(dry_run_markdown(prepared, gate, netting, planset, blocks), key=key)
+        return summary_dict(prepared, gate, netting, planset, blocks, None, None)
+
+    report = steps.execute(params, planset.plans)
+    allocation = steps.allocate(params, netting, pair_legs, report, prepared)
+    run = steps.analyse(params, report.results, netting, ctx)
+    steps.send_alerts(params, run, blocks)
+    steps.export_metrics(params, report.results, planset.plans, netting, blocks, dict(planset.rejected))
+    create_markdown_artifact(run_markdown(prepared, gate, netting, planset, blocks, report, run), key=key)
+    return summary_dict(prepared, gate, netting, planset, blocks, report, allocation)

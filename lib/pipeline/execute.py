@@ -1,0 +1,110 @@
+"""Sending and accounting: supervised execution of the plans, then the
+allocation of what executed back to the sleeves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from lib.basket import BasketExecutor, NettingResult, SleeveAllocation
+from lib.errors import MarketDataRejected
+from lib.orders.requests import ladder_repricer
+from lib.policy import ExecutionPolicy
+from lib.runtime import Runtime
+from lib.store import AllocationRecord
+from lib.supervisor import SupervisionReport, supervise
+from lib.types import MarketDataSnapshot, OrderIntent, OrderPlan
+
+__all__ = ["AllocationReport", "allocate", "execute"]
+
+
+def execute(
+    rt: Runtime,
+    plans: Sequence[OrderPlan],
+    *,
+    on_progress: Callable[[int, int], None] | None = None,
+    checkpoint: Callable[[str], None] | None = None,
+) -> SupervisionReport:
+    """Reconcile with the broker, then supervise every plan's residual to a
+    terminal state (write-ahead to the ledger, fills committed as they come)."""
+    policy = ExecutionPolicy(rt.settings.execution, rt.registry, rt.clock)
+
+    def repricer(plan: OrderPlan, attempt: int, snap: MarketDataSnapshot | None) -> float:
+        # Re-base on the current touch when the quote is good; the static
+        # ladder otherwise. Both stay inside the plan's collar.
+        if snap is not None and plan.reprice_ladder:
+            try:
+                return policy.reprice(plan, attempt, snap)
+            except MarketDataRejected:
+                pass
+        return ladder_repricer(plan, attempt, snap)
+
+    prior = max((o.attempt for o in rt.ledger.orders_for_rebalance(rt.rebalance_id)), default=-1)
+    return supervise(
+        plans,
+        transport=rt.broker,
+        clock=rt.clock,
+        config=rt.settings.execution,
+        rebalance_id=rt.rebalance_id,
+        journal=rt.ledger,
+        repricer=repricer,
+        market_data=rt.broker.get_market_data,
+        instruments=rt.registry,
+        prior_attempt=prior,
+        on_progress=on_progress,
+        checkpoint=checkpoint,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationReport:
+    """What each sleeve got. direct: pair legs (not netted), one per intent."""
+
+    netted: tuple[SleeveAllocation, ...]
+    direct: Mapping[str, tuple[int, float | None]]
+
+
+def allocate(
+    rt: Runtime,
+    netting: NettingResult,
+    direct_intents: Sequence[OrderIntent],
+    report: SupervisionReport,
+    reference_prices: Mapping[str, float],
+) -> AllocationReport:
+    """Give each sleeve its share (internal cross at the arrival mid, market
+    fills pro rata) and move the sleeve books in the ledger."""
+    by_intent = {r.intent_id: r for r in report.results}
+    executions: dict[str, tuple[int, float | None]] = {}
+    mids = dict(reference_prices)
+    for net in netting.net_intents:
+        r = by_intent.get(net.intent_id)
+        if r is not None:
+            executions[net.symbol] = (r.filled_quantity, r.avg_price)
+            mids[net.symbol] = r.arrival_mid
+    allocations = BasketExecutor(rt.settings.execution, rt.registry).allocate(
+        netting, executions, mids
+    )
+    records: list[AllocationRecord] = []
+    for a in allocations:
+        sign = a.side.sign
+        if a.crossed_qty:
+            records.append(AllocationRecord(
+                a.sleeve, a.symbol, sign * a.crossed_qty, float(a.crossed_price or mids[a.symbol]),
+                "internal_cross",
+            ))
+        if a.executed_qty:
+            records.append(AllocationRecord(
+                a.sleeve, a.symbol, sign * a.executed_qty, float(a.executed_price or 0.0), "execution",
+            ))
+    direct: dict[str, tuple[int, float | None]] = {}
+    for intent in direct_intents:
+        r = by_intent.get(intent.intent_id)
+        filled, price = (r.filled_quantity, r.avg_price) if r else (0, None)
+        direct[intent.intent_id] = (filled, price)
+        if filled and intent.sleeve and price is not None:
+            records.append(AllocationRecord(
+                intent.sleeve, intent.symbol, intent.side.sign * filled, price, "pair_leg",
+                intent.intent_id,
+            ))
+    rt.ledger.record_allocation(rt.rebalance_id, records)
+    return AllocationReport(tuple(allocations), direct)

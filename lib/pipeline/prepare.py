@@ -1,0 +1,260 @@
+"""Before anything is sent: targets -> trades -> gating -> netting -> market
+context -> pre-trade risk -> plans. Nothing here talks to the broker except
+to read quotes, positions and NAV."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from lib.basket import BasketExecutor, NettingResult
+from lib.calendars import get_market_calendar
+from lib.errors import MarketDataRejected, PlanRejected, RejectReason
+from lib.liquidity import LiquidityEstimator
+from lib.policy import ExecutionPolicy
+from lib.risk import (
+    FileKillSwitch,
+    KillSwitch,
+    PreTradeRisk,
+    RiskBlock,
+    RiskReport,
+    StaticKillSwitch,
+)
+from lib.runtime import Runtime
+from lib.store import NettingRecord
+from lib.targets import TargetsFile, TradeList, compute_trades, load_targets
+from lib.types import MarketDataSnapshot, OrderIntent, OrderPlan, PairGroup
+
+__all__ = [
+    "Deferred",
+    "GateReport",
+    "MarketContext",
+    "PlanSet",
+    "Prepared",
+    "gate_sessions",
+    "make_plans",
+    "market_context",
+    "net_trades",
+    "pre_trade_risk",
+    "prepare_trades",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """Trades of the rebalance. prices: reference mid per symbol; nav in USD."""
+
+    rebalance_id: str
+    trades: TradeList
+    prices: Mapping[str, float]
+    nav: float
+    created: bool  # False on a rerun of the same rebalance_id
+
+
+def _mid(snapshot: MarketDataSnapshot, symbol: str) -> float:
+    mid = snapshot.mid
+    if mid is None or not mid > 0:
+        raise MarketDataRejected(symbol, RejectReason.MISSING_QUOTES, "no usable mid for pricing")
+    return mid
+
+
+def prepare_trades(rt: Runtime) -> Prepared:
+    """Load and validate the targets, diff them against the sleeve books in the
+    ledger, and record the rebalance and its sleeve intents."""
+    targets = load_targets(rt.params.targets, rt.registry)
+    rid = rt.rebalance_id
+    now = rt.clock.now()
+    _, created = rt.ledger.create_or_get_rebalance(
+        rid,
+        portfolio=rt.settings.portfolio,
+        schedule=rt.params.schedule_slug,
+        session_date=now.date(),
+        params=rt.params.model_dump(mode="json"),
+    )
+    books = {sleeve: rt.ledger.sleeve_positions(sleeve) for sleeve in targets.sleeves}
+    symbols = sorted({s for b in books.values() for s in b} | _target_symbols(targets))
+    prices = {s: _mid(rt.broker.get_market_data(s), s) for s in symbols}
+    nav = rt.broker.get_account_nav()
+    trades = compute_trades(targets, books, prices, nav, rt.registry, rt.settings.execution, rid)
+    rt.ledger.record_intents(rid, trades.intents, kind="sleeve")
+    return Prepared(rid, trades, prices, nav, created)
+
+
+def _target_symbols(targets: TargetsFile) -> set[str]:
+    out: set[str] = set()
+    for req in targets.sleeves.values():
+        for t in req.trades or ():
+            out.add(t.symbol)
+        if req.targets is not None:
+            out |= set((req.targets.positions or {}).keys()) | set((req.targets.weights or {}).keys())
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """An intent not traded now: its exchange is closed or inside an avoid window."""
+
+    intent_id: str
+    symbol: str
+    calendar: str
+    reason: str
+    next_window_start: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class GateReport:
+    go: tuple[OrderIntent, ...]
+    deferred: tuple[Deferred, ...]
+    pairs: tuple[PairGroup, ...]
+    checked_at: datetime
+
+
+def gate_sessions(rt: Runtime, prepared: Prepared) -> GateReport:
+    """Per exchange calendar (not cron): defer what is closed, in the first
+    ``avoid_first_minutes_after_open`` or last ``avoid_last_minutes_before_close``
+    minutes, or past an early close. A pair goes only if every leg may go."""
+    now = rt.clock.now()
+    cfg = rt.settings.execution
+    verdict: dict[str, Deferred | None] = {}
+    for intent in prepared.trades.intents:
+        inst = rt.registry[intent.symbol]
+        cal = get_market_calendar(inst.calendar)
+        avoid, reason = cal.should_avoid_trading(now, cfg)
+        if avoid:
+            window = cal.next_tradable_window(now, cfg)
+            verdict[intent.intent_id] = Deferred(
+                intent.intent_id, intent.symbol, inst.calendar, reason, window[0] if window else None
+            )
+        else:
+            verdict[intent.intent_id] = None
+    pairs: list[PairGroup] = []
+    for pair in prepared.trades.pairs:
+        legs_deferred = [verdict.get(leg.intent_id) for leg in pair.legs]
+        blocker = next((d for d in legs_deferred if d is not None), None)
+        if blocker is None:
+            pairs.append(pair)
+            continue
+        for leg in pair.legs:
+            if verdict.get(leg.intent_id) is None:
+                verdict[leg.intent_id] = replace(
+                    blocker, intent_id=leg.intent_id, symbol=leg.symbol,
+                    reason=f"pair {pair.group_id}: leg {blocker.symbol} deferred ({blocker.reason})",
+                )
+    go = tuple(i for i in prepared.trades.intents if verdict[i.intent_id] is None)
+    deferred = tuple(d for d in verdict.values() if d is not None)
+    return GateReport(go, deferred, tuple(pairs), now)
+
+
+def net_trades(rt: Runtime, prepared: Prepared, gate: GateReport) -> NettingResult:
+    """Net the non-pair intents across sleeves (pair legs execute as they are,
+    together) and record the netting per symbol."""
+    pair_ids = {leg.intent_id for p in gate.pairs for leg in p.legs}
+    nettable = [i for i in gate.go if i.intent_id not in pair_ids]
+    result = BasketExecutor(rt.settings.execution, rt.registry).net_trades(
+        nettable, prepared.prices, rebalance_id=rt.rebalance_id
+    )
+    records = []
+    dropped = {d.symbol: d for d in result.dropped}
+    for symbol, b in result.breakdown.items():
+        buy = sum(r.signed_quantity for r in b.requests if r.signed_quantity > 0)
+        sell = -sum(r.signed_quantity for r in b.requests if r.signed_quantity < 0)
+        records.append(
+            NettingRecord(
+                symbol=symbol,
+                gross_buy=buy,
+                gross_sell=sell,
+                net_quantity=0 if symbol in dropped else b.net_signed_quantity,
+                crossed_quantity=min(buy, sell),
+                net_intent_id=b.net_intent_id,
+                dropped_reason=dropped[symbol].reason if symbol in dropped else None,
+            )
+        )
+    rt.ledger.record_netting(rt.rebalance_id, records)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class MarketContext:
+    """Quotes and ADV for every symbol to trade, taken at ``ts``."""
+
+    snapshots: Mapping[str, MarketDataSnapshot]
+    adv: Mapping[str, float]
+    ts: datetime
+
+
+def market_context(rt: Runtime, intents: Sequence[OrderIntent]) -> MarketContext:
+    estimator = LiquidityEstimator(rt.registry)
+    symbols = sorted({i.symbol for i in intents})
+    snaps = {s: rt.broker.get_market_data(s) for s in symbols}
+    return MarketContext(snaps, {s: estimator.get_adv(s) for s in symbols}, rt.clock.now())
+
+
+def _kill_switch(rt: Runtime) -> KillSwitch:
+    path = rt.settings.risk.kill_switch_file
+    return FileKillSwitch(Path(path)) if path else StaticKillSwitch()
+
+
+def pre_trade_risk(
+    rt: Runtime, intents: Sequence[OrderIntent], ctx: MarketContext
+) -> RiskReport:
+    """Run the pre-trade controls; every block is recorded in the ledger."""
+    checker = PreTradeRisk(rt.settings.risk, rt.settings.execution, rt.registry, _kill_switch(rt))
+    prices = {s: m for s, snap in ctx.snapshots.items() if (m := snap.mid) is not None}
+    report = checker.check_intents(intents, prices, ctx.adv)
+    _record_blocks(rt, report.blocks)
+    return report
+
+
+def _record_blocks(rt: Runtime, blocks: Sequence[RiskBlock]) -> None:
+    for b in blocks:
+        rt.ledger.record_risk_block(
+            rt.rebalance_id, b.control, b.detail, b.symbol, intent_id=b.intent_id
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSet:
+    """Plans ready to send, and intents that got no plan (with the reason)."""
+
+    plans: tuple[OrderPlan, ...]
+    rejected: Mapping[str, str]
+    blocks: tuple[RiskBlock, ...]
+
+
+def make_plans(rt: Runtime, intents: Sequence[OrderIntent], ctx: MarketContext) -> PlanSet:
+    """One plan per approved intent; the plan's prices are risk-checked again
+    (price band, kill switch) and the plan is recorded."""
+    policy = ExecutionPolicy(rt.settings.execution, rt.registry, rt.clock)
+    checker = PreTradeRisk(rt.settings.risk, rt.settings.execution, rt.registry, _kill_switch(rt))
+    plans: list[OrderPlan] = []
+    rejected: dict[str, str] = {}
+    blocks: list[RiskBlock] = []
+    for intent in intents:
+        if rt.params.mode is not None and intent.mode is None:
+            intent = replace(intent, mode=rt.params.mode)
+        inst = rt.registry[intent.symbol]
+        cal = get_market_calendar(inst.calendar)
+        now = rt.clock.now()
+        phase = cal.session_phase(now, rt.settings.execution)
+        session = cal.session(now.date())
+        remaining = (session[1] - now).total_seconds() if session and session[1] > now else None
+        try:
+            plan = policy.create_plan(
+                intent, ctx.snapshots[intent.symbol], ctx.adv.get(intent.symbol),
+                phase,
+                remaining_session_seconds=remaining,
+            )
+        except PlanRejected as exc:
+            rejected[intent.intent_id] = str(exc)
+            continue
+        report = checker.check_plan(plan)
+        if not report.ok:
+            blocks.extend(report.blocks)
+            rejected[intent.intent_id] = "; ".join(b.detail for b in report.blocks)
+            continue
+        rt.ledger.record_plan(rt.rebalance_id, plan)
+        plans.append(plan)
+    _record_blocks(rt, blocks)
+    return PlanSet(tuple(plans), rejected, tuple(blocks))

@@ -1,0 +1,139 @@
+"""After execution: TCA and the run summary, alerts, and Prometheus metrics."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lib.analytics import DailySummary, ExecutionAnalytics, format_summary
+from lib.basket import NettingResult
+from lib.metrics import (
+    ExecutionMetrics,
+    ExportResult,
+    record_execution_policy,
+    record_execution_rejected,
+    record_execution_result,
+    record_netting_savings,
+    record_risk_block,
+)
+from lib.notify import (
+    Notifier,
+    NotifyLevel,
+    NotifyResult,
+    rebalance_summary_message,
+    risk_block_message,
+)
+from lib.risk import RiskBlock
+from lib.runtime import Runtime
+from lib.types import ExecutionResult, MarketDataSnapshot, OrderPlan
+
+__all__ = ["ENV_PUSHGATEWAY", "RunSummary", "analyse", "export_metrics", "send_alerts"]
+
+#: host:port of a Prometheus Pushgateway; unset = write var/metrics/<id>.prom instead.
+ENV_PUSHGATEWAY = "EXEC_PUSHGATEWAY"
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """The rebalance's execution summary (``text`` is what alerts carry)."""
+
+    rebalance_id: str
+    summary: DailySummary | None
+    text: str
+    results: tuple[ExecutionResult, ...]
+
+
+def analyse(
+    rt: Runtime,
+    results: Sequence[ExecutionResult],
+    netting: NettingResult,
+    snapshots: Mapping[str, MarketDataSnapshot],
+) -> RunSummary:
+    """TCA per order (spread at arrival, end mid for unfilled quantity), the
+    summary of the run, stored as the rebalance's daily-metrics row."""
+    analytics = ExecutionAnalytics()
+    for fill in rt.ledger.fills_for_rebalance(rt.rebalance_id):
+        analytics.record_fill(fill)
+    for r in results:
+        snap = snapshots.get(r.symbol)
+        end = rt.broker.get_market_data(r.symbol).mid
+        analytics.record_order_complete(
+            r,
+            arrival_spread_bps=snap.spread_bps if snap is not None else None,
+            end_mid=end,
+            multiplier=rt.registry[r.symbol].multiplier,
+        )
+    now = rt.clock.now()
+    analytics.record_netting(
+        at=now, saved_qty=netting.benefit.qty_saved, saved_notional=netting.benefit.notional_saved
+    )
+    summaries = analytics.daily_summaries()
+    summary = summaries[-1] if summaries else None
+    if summary is None:
+        return RunSummary(rt.rebalance_id, None, "No orders were executed.", tuple(results))
+    rt.ledger.record_daily_metrics(
+        summary.day,
+        scope=f"rebalance:{rt.rebalance_id}",
+        orders=summary.orders,
+        fills=summary.fills,
+        fill_rate=summary.fill_rate,
+        total_notional=summary.total_notional,
+        commission=summary.commission,
+        slippage_bps_weighted=summary.slippage_bps_weighted,
+        slippage_bps_p95=summary.slippage_bps_p95,
+        shortfall_bps=summary.shortfall_bps,
+        replaces_total=summary.replaces_total,
+        netting_saved_qty=summary.netting_saved_qty,
+        netting_saved_notional=summary.netting_saved_notional,
+    )
+    text = format_summary(summary, title=f"Rebalance {rt.rebalance_id}")
+    return RunSummary(rt.rebalance_id, summary, text, tuple(results))
+
+
+def send_alerts(
+    rt: Runtime, run: RunSummary, blocks: Sequence[RiskBlock], notifier: Notifier | None = None
+) -> tuple[NotifyResult, ...]:
+    """Risk blocks (one alert per control) and the run summary, through apprise."""
+    n = notifier or Notifier.from_env()
+    out: list[NotifyResult] = []
+    by_control: dict[str, list[RiskBlock]] = {}
+    for b in blocks:
+        by_control.setdefault(b.control, []).append(b)
+    for control, bs in by_control.items():
+        detail = "\n".join(f"{b.symbol}: {b.detail}" for b in bs)
+        msg = risk_block_message(rt.rebalance_id, control, detail)
+        out.append(n.notify(msg.title, msg.body, NotifyLevel.WARNING))
+    if run.summary is not None:
+        msg = rebalance_summary_message(rt.rebalance_id, run.summary)
+        out.append(n.send(msg))
+    return tuple(out)
+
+
+def export_metrics(
+    rt: Runtime,
+    results: Sequence[ExecutionResult],
+    plans: Sequence[OrderPlan],
+    netting: NettingResult,
+    blocks: Sequence[RiskBlock],
+    rejected: Mapping[str, str],
+) -> ExportResult:
+    """The seed's execution metrics for this run, pushed to the Pushgateway in
+    ``EXEC_PUSHGATEWAY`` (grouped by rebalance) or written to var/metrics/."""
+    m = ExecutionMetrics()
+    for r in results:
+        record_execution_result(m, r)
+    for p in plans:
+        record_execution_policy(m, p.mode.value)
+    record_netting_savings(m, netting.benefit.qty_saved)
+    for b in blocks:
+        record_risk_block(m, b.control)
+    for reason in rejected.values():
+        record_execution_rejected(m, reason.split(":")[-1].strip().split(" ")[0] or "unknown")
+    gateway = os.environ.get(ENV_PUSHGATEWAY)
+    if gateway:
+        return m.push(gateway, job="rebalance", grouping_key={"rebalance": rt.rebalance_id})
+    folder = Path("var/metrics")
+    folder.mkdir(parents=True, exist_ok=True)
+    return m.write_textfile(folder / f"{rt.rebalance_id}.prom")

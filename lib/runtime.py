@@ -1,0 +1,117 @@
+"""The wiring of one rebalance: settings, instruments, clock, broker, ledger.
+
+Built from :class:`lib.params.RebalanceParams` and cached per process, so the
+flow's tasks (each a thin wrapper) share one broker session and one ledger
+engine. Broker ``sim`` runs on a VirtualClock that starts inside a trading
+session (by default the next regular NYSE session at 10:30 New York), with
+its state in a file so a rerun in another process meets the same broker;
+``ibkr`` uses the wall clock (SystemClock) and real gating.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from lib.brokers.base import BrokerTransport
+from lib.calendars import get_market_calendar
+from lib.clock import Clock, SystemClock, VirtualClock
+from lib.config import Settings, load_settings
+from lib.errors import ConfigError
+from lib.instruments import InstrumentRegistry, load_instruments
+from lib.params import RebalanceParams
+from lib.store import LedgerRepository, make_engine, make_session_factory, upgrade_to_head
+
+__all__ = ["Runtime", "clear_runtimes", "default_sim_start", "open_runtime"]
+
+_NY = ZoneInfo("America/New_York")
+#: Minutes after the NYSE open at which a simulated session starts by default.
+SIM_START_MINUTES_AFTER_OPEN = 60
+
+
+@dataclass
+class Runtime:
+    """Everything the pipeline steps need for one rebalance (one per process)."""
+
+    params: RebalanceParams
+    settings: Settings
+    registry: InstrumentRegistry
+    clock: Clock
+    broker: BrokerTransport
+    ledger: LedgerRepository
+    rebalance_id: str
+
+
+_RUNTIMES: dict[str, Runtime] = {}
+
+
+def default_sim_start(now: datetime) -> datetime:
+    """The next NYSE session (today's if its mid-morning is still ahead) at
+    open + SIM_START_MINUTES_AFTER_OPEN (10:30 New York on a regular day)."""
+    cal = get_market_calendar("NYSE")
+    day = now.astimezone(_NY).date()
+    for _ in range(15):
+        session = cal.session(day)
+        if session is not None:
+            start = session[0] + timedelta(minutes=SIM_START_MINUTES_AFTER_OPEN)
+            if start >= now:
+                return start
+        day += timedelta(days=1)
+    raise ConfigError("calendar", "NYSE", "no session found in the next 15 days")
+
+
+def _saved_sim_time(path: Path) -> datetime | None:
+    if not path.exists():
+        return None
+    st = json.loads(path.read_text(encoding="utf-8"))["sim"]
+    return datetime.fromisoformat(st["epoch"]) + timedelta(seconds=float(st["now_s"]))
+
+
+def _open_broker(params: RebalanceParams, registry: InstrumentRegistry, state: Path) -> tuple[Clock, BrokerTransport]:
+    if params.broker == "ibkr":
+        raise ConfigError(
+            "params", "broker", "the IBKR transport is not available yet (use broker: sim)"
+        )
+    from lib.sim.presets import make_sim_broker
+
+    saved = _saved_sim_time(state)
+    start = saved or params.sim_start or default_sim_start(SystemClock().now())
+    clock = VirtualClock(start.astimezone(UTC))
+    state.parent.mkdir(parents=True, exist_ok=True)
+    broker = make_sim_broker(
+        "demo", clock, seed=params.sim_seed, state_path=state, instruments=registry, symbols=None
+    )
+    return clock, broker
+
+
+def open_runtime(params: RebalanceParams, *, database_url: str | None = None) -> Runtime:
+    """The process-wide Runtime for ``params`` (created on first use)."""
+    key = params.model_dump_json() + (database_url or "")
+    if key in _RUNTIMES:
+        return _RUNTIMES[key]
+    settings = load_settings(params.settings)
+    registry = load_instruments(settings.instruments_file)
+    engine = make_engine(database_url)
+    upgrade_to_head(engine)
+    # The id must exist before the broker state path can be named, and the
+    # default id needs the session date, hence the wall clock or sim start.
+    provisional = params.sim_start or default_sim_start(SystemClock().now())
+    if params.broker == "ibkr":
+        provisional = SystemClock().now()
+    rebalance_id = params.rebalance_id or (
+        f"{settings.portfolio}-{provisional.astimezone(_NY).date().isoformat()}-{params.schedule_slug}"
+    )
+    state = Path(params.sim_state or f"var/sim/{rebalance_id}.json")
+    clock, broker = _open_broker(params, registry, state)
+    ledger = LedgerRepository(make_session_factory(engine), clock)
+    rt = Runtime(params, settings, registry, clock, broker, ledger, rebalance_id)
+    _RUNTIMES[key] = rt
+    return rt
+
+
+def clear_runtimes() -> None:
+    """Forget cached runtimes (tests; a new process starts empty anyway)."""
+    _RUNTIMES.clear()

@@ -1,0 +1,157 @@
+"""The rebalance's Prefect tasks: each calls ONE lib.pipeline function.
+
+A rebalance is about ten task runs whatever its size (a task per order or per
+poll would flood the Prefect server: ~40 ms of server CPU per task run).
+Results are not cached: idempotency lives in the SQL ledger and broker
+reconciliation, not in Prefect's cache (see ../docs/ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from lib import pipeline
+from lib.basket import NettingResult
+from lib.errors import BrokerTransientError
+from lib.params import RebalanceParams
+from lib.risk import RiskBlock, RiskReport
+from lib.runtime import open_runtime
+from lib.supervisor import SupervisionReport
+from lib.types import ExecutionResult, OrderIntent, OrderPlan
+from tasks.progress import ProgressArtifact, artifact_key
+
+__all__ = [
+    "allocate",
+    "analyse",
+    "execute",
+    "export_metrics",
+    "gate_sessions",
+    "make_plans",
+    "market_context",
+    "net_trades",
+    "pre_trade_risk",
+    "prepare_trades",
+    "send_alerts",
+    "set_progress_listener",
+]
+
+_STEP: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
+_progress_listener: Callable[[int, int], None] | None = None
+
+
+def set_progress_listener(listener: Callable[[int, int], None] | None) -> None:
+    """Process-local hook (the CLI's progress bar) called as parents finish."""
+    global _progress_listener
+    _progress_listener = listener
+
+
+def _transient(task: object, task_run: object, state: Any) -> bool:
+    """Retry only transient broker errors (disconnects, timeouts), never a
+    rejection or a validation error."""
+    try:
+        state.result()
+    except BrokerTransientError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(name="prepare-trades", **_STEP)
+def prepare_trades(params: RebalanceParams) -> pipeline.Prepared:
+    return pipeline.prepare_trades(open_runtime(params))
+
+
+@task(name="gate-sessions", **_STEP)
+def gate_sessions(params: RebalanceParams, prepared: pipeline.Prepared) -> pipeline.GateReport:
+    return pipeline.gate_sessions(open_runtime(params), prepared)
+
+
+@task(name="net-trades", **_STEP)
+def net_trades(
+    params: RebalanceParams, prepared: pipeline.Prepared, gate: pipeline.GateReport
+) -> NettingResult:
+    return pipeline.net_trades(open_runtime(params), prepared, gate)
+
+
+@task(name="market-context", **_STEP)
+def market_context(params: RebalanceParams, intents: Sequence[OrderIntent]) -> pipeline.MarketContext:
+    return pipeline.market_context(open_runtime(params), intents)
+
+
+@task(name="pre-trade-risk", **_STEP)
+def pre_trade_risk(
+    params: RebalanceParams, intents: Sequence[OrderIntent], ctx: pipeline.MarketContext
+) -> RiskReport:
+    return pipeline.pre_trade_risk(open_runtime(params), intents, ctx)
+
+
+@task(name="make-plans", **_STEP)
+def make_plans(
+    params: RebalanceParams, intents: Sequence[OrderIntent], ctx: pipeline.MarketContext
+) -> pipeline.PlanSet:
+    return pipeline.make_plans(open_runtime(params), intents, ctx)
+
+
+@task(
+    name="execute",
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=_transient,
+    **_STEP,
+)
+def execute(params: RebalanceParams, plans: Sequence[OrderPlan]) -> SupervisionReport:
+    """The one long-running task: reconcile, then supervise every order."""
+    progress = ProgressArtifact(key=artifact_key("progress", open_runtime(params).rebalance_id))
+
+    def on_progress(done: int, total: int) -> None:
+        progress.update(done, total)
+        if _progress_listener is not None:
+            _progress_listener(done, total)
+
+    return pipeline.execute(open_runtime(params), plans, on_progress=on_progress)
+
+
+@task(name="allocate", **_STEP)
+def allocate(
+    params: RebalanceParams,
+    netting: NettingResult,
+    direct: Sequence[OrderIntent],
+    report: SupervisionReport,
+    prepared: pipeline.Prepared,
+) -> pipeline.AllocationReport:
+    return pipeline.allocate(open_runtime(params), netting, direct, report, prepared.prices)
+
+
+@task(name="analyse", **_STEP)
+def analyse(
+    params: RebalanceParams,
+    results: Sequence[ExecutionResult],
+    netting: NettingResult,
+    ctx: pipeline.MarketContext,
+) -> pipeline.RunSummary:
+    return pipeline.analyse(open_runtime(params), results, netting, ctx.snapshots)
+
+
+@task(name="send-alerts", **_STEP)
+def send_alerts(
+    params: RebalanceParams, run: pipeline.RunSummary, blocks: Sequence[RiskBlock]
+) -> list[bool]:
+    return [r.sent for r in pipeline.send_alerts(open_runtime(params), run, blocks)]
+
+
+@task(name="export-metrics", **_STEP)
+def export_metrics(
+    params: RebalanceParams,
+    results: Sequence[ExecutionResult],
+    plans: Sequence[OrderPlan],
+    netting: NettingResult,
+    blocks: Sequence[RiskBlock],
+    rejected: dict[str, str],
+) -> str:
+    res = pipeline.export_metrics(open_runtime(params), results, plans, netting, blocks, rejected)
+    return f"{res.target}: {'ok' if res.ok else res.detail}"

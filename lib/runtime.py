@@ -87,14 +87,23 @@ def _open_broker(params: RebalanceParams, registry: InstrumentRegistry, state: P
     return clock, broker
 
 
-def open_runtime(params: RebalanceParams, *, database_url: str | None = None) -> Runtime:
-    """The process-wide Runtime for ``params`` (created on first use)."""
-    key = params.model_dump_json() + (database_url or "")
+def open_runtime(
+    params: RebalanceParams,
+    *,
+    database_url: str | None = None,
+    database_schema: str | None = None,
+) -> Runtime:
+    """The process-wide Runtime for ``params`` (created on first use).
+
+    The ledger is ``database_url`` > ``$EXEC_DATABASE_URL`` > var/ledger.sqlite;
+    ``database_schema`` selects a PostgreSQL schema (tests).
+    """
+    key = f"{params.model_dump_json()}|{database_url}|{database_schema}"
     if key in _RUNTIMES:
         return _RUNTIMES[key]
     settings = load_settings(params.settings)
     registry = load_instruments(settings.instruments_file)
-    engine = make_engine(database_url)
+    engine = make_engine(database_url, schema=database_schema)
     upgrade_to_head(engine)
     # The id must exist before the broker state path can be named, and the
     # default id needs the session date, hence the wall clock or sim start.

@@ -18,6 +18,7 @@ resumes from it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -74,6 +75,11 @@ class SimBroker:
             self.sim = MarketSimulator(self.config, self.instruments, epoch=clock.now())
             self.cash = self.config.start_cash
             self.limiter = RateLimiter(self.config.max_messages_per_s)
+            # Exec ids must be unique across separate simulated books (the ledger
+            # keys fills on them, as IB's execIds are): a deterministic book id
+            # from the start time and the state file name tells books apart.
+            tag = f"{clock.now().isoformat()}|{self.state_path.name if self.state_path else ''}"
+            self.book_id = hashlib.sha256(tag.encode()).hexdigest()[:8]
         self.sim.fill_listeners.append(self._on_fill)
         if self.clock.now() < self.sim.time_of(self.sim.now_s):
             raise ValueError(
@@ -140,7 +146,7 @@ class SimBroker:
         o.commission = total
         self._exec_seq += 1
         fill = Fill(
-            exec_id=f"SIM{self.config.seed}.{self._exec_seq:09d}", client_order_id=o.client_order_id,
+            exec_id=f"SIM{self.config.seed}.{self.book_id}.{self._exec_seq:09d}", client_order_id=o.client_order_id,
             symbol=o.symbol, side=o.side, quantity=n, price=price, ts=self.sim.time_of(t_s),
             commission=fee, liquidity=liquidity,
         )  # fmt: skip
@@ -272,6 +278,7 @@ class SimBroker:
             "config": self.config.model_dump(mode="json"),
             "broker": {
                 "cash": self.cash, "positions": self.positions, "exec_seq": self._exec_seq,
+                "book_id": self.book_id,
                 "order_seq": self._order_seq, "limiter": self.limiter.to_state(),
                 "fills": [_fill_to_json(f) for f in self.fills],
             },  # fmt: skip
@@ -298,6 +305,7 @@ class SimBroker:
         self.cash = float(b["cash"])
         self.positions = {s: int(q) for s, q in b["positions"].items()}
         self._exec_seq, self._order_seq = int(b["exec_seq"]), int(b["order_seq"])
+        self.book_id = str(b["book_id"])
         self.limiter = RateLimiter(self.config.max_messages_per_s)
         self.limiter.load_state(b["limiter"])
         self.fills = [_fill_from_json(d) for d in b["fills"]]

@@ -10,71 +10,16 @@ the reason, unless ``EXEC_REQUIRE_POSTGRES=1`` (CI), where they fail.
 
 from __future__ import annotations
 
-import itertools
-import os
-import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine
 
 from lib.clock import VirtualClock
 from lib.store import LedgerRepository, make_engine, make_session_factory, upgrade_to_head
 
-#: Tried in order; ``EXEC_TEST_POSTGRES_URL`` overrides. Both roles have trust auth here.
-PG_CANDIDATES = (
-    "postgresql+psycopg://postgres@127.0.0.1:5432/test?connect_timeout=3",
-    "postgresql+psycopg://root@127.0.0.1:5432/test?connect_timeout=3",
-)
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> str:
-    """A PostgreSQL URL that answers, or skip/fail (EXEC_REQUIRE_POSTGRES=1)."""
-    override = os.environ.get("EXEC_TEST_POSTGRES_URL")
-    candidates = (override,) if override else PG_CANDIDATES
-    errors = []
-    for url in candidates:
-        engine = make_engine(url)
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("select 1"))
-            return url
-        except OperationalError as exc:
-            errors.append(f"{url}: {str(exc.orig).strip().splitlines()[0]}")
-        finally:
-            engine.dispose()
-    reason = "PostgreSQL not reachable: " + " | ".join(errors)
-    if os.environ.get("EXEC_REQUIRE_POSTGRES") == "1":
-        pytest.fail(reason + " (EXEC_REQUIRE_POSTGRES=1: PostgreSQL tests must run)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def pg_schema_factory(pg_url: str) -> Iterator[Callable[[], str]]:
-    """Creates fresh schemas ``ledger_test_<session>_<n>``; drops them all at the end."""
-    prefix = f"ledger_test_{secrets.token_hex(4)}"
-    counter = itertools.count()
-    created: list[str] = []
-    admin = make_engine(pg_url)
-
-    def new_schema() -> str:
-        name = f"{prefix}_{next(counter)}"
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{name}"'))
-        created.append(name)
-        return name
-
-    try:
-        yield new_schema
-    finally:
-        with admin.begin() as conn:
-            for name in created:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -127,6 +127,11 @@ class ExecutionPolicy:
     def config(self) -> ExecutionConfig:
         return self._config
 
+    @property
+    def instruments(self) -> InstrumentRegistry:
+        """The registry plans are built from (tick sizes, multipliers)."""
+        return self._instruments
+
     # ------------------------------------------------------------------ data
 
     def validate_snapshot(self, symbol: str, snapshot: MarketDataSnapshot) -> tuple[float, float]:

@@ -11,6 +11,7 @@ its state in a file so a rerun in another process meets the same broker;
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,15 @@ from lib.instruments import InstrumentRegistry, load_instruments
 from lib.params import RebalanceParams
 from lib.store import LedgerRepository, make_engine, make_session_factory, upgrade_to_head
 
-__all__ = ["Runtime", "clear_runtimes", "default_sim_start", "open_runtime"]
+__all__ = [
+    "ENV_DATABASE_SCHEMA",
+    "ENV_VAR_DIR",
+    "Runtime",
+    "clear_runtimes",
+    "default_sim_start",
+    "open_runtime",
+    "project_path",
+]
 
 _NY = ZoneInfo("America/New_York")
 #: Minutes after the NYSE open at which a simulated session starts by default.
@@ -43,9 +52,21 @@ class Runtime:
     broker: BrokerTransport
     ledger: LedgerRepository
     rebalance_id: str
+    var_dir: Path  # runtime files: simulator state, metrics textfiles
 
 
 _RUNTIMES: dict[str, Runtime] = {}
+_ROOT = Path(__file__).resolve().parent.parent
+#: Environment: ledger schema (PostgreSQL) and the folder for runtime files.
+ENV_DATABASE_SCHEMA = "EXEC_DATABASE_SCHEMA"
+ENV_VAR_DIR = "EXEC_VAR_DIR"
+
+
+def project_path(path: str) -> Path:
+    """A relative path from settings: as given if it exists from the working
+    directory, else relative to the project root (so any cwd works)."""
+    p = Path(path)
+    return p if p.is_absolute() or p.exists() else _ROOT / p
 
 
 def default_sim_start(now: datetime) -> datetime:
@@ -98,11 +119,13 @@ def open_runtime(
     The ledger is ``database_url`` > ``$EXEC_DATABASE_URL`` > var/ledger.sqlite;
     ``database_schema`` selects a PostgreSQL schema (tests).
     """
-    key = f"{params.model_dump_json()}|{database_url}|{database_schema}"
+    database_schema = database_schema or os.environ.get(ENV_DATABASE_SCHEMA) or None
+    var_dir = Path(os.environ.get(ENV_VAR_DIR, "var"))
+    key = f"{params.model_dump_json()}|{database_url}|{database_schema}|{var_dir}"
     if key in _RUNTIMES:
         return _RUNTIMES[key]
-    settings = load_settings(params.settings)
-    registry = load_instruments(settings.instruments_file)
+    settings = load_settings(project_path(params.settings))
+    registry = load_instruments(project_path(settings.instruments_file))
     engine = make_engine(database_url, schema=database_schema)
     upgrade_to_head(engine)
     # The id must exist before the broker state path can be named, and the
@@ -113,10 +136,10 @@ def open_runtime(
     rebalance_id = params.rebalance_id or (
         f"{settings.portfolio}-{provisional.astimezone(_NY).date().isoformat()}-{params.schedule_slug}"
     )
-    state = Path(params.sim_state or f"var/sim/{rebalance_id}.json")
+    state = Path(params.sim_state) if params.sim_state else var_dir / "sim" / f"{rebalance_id}.json"
     clock, broker = _open_broker(params, registry, state)
     ledger = LedgerRepository(make_session_factory(engine), clock)
-    rt = Runtime(params, settings, registry, clock, broker, ledger, rebalance_id)
+    rt = Runtime(params, settings, registry, clock, broker, ledger, rebalance_id, var_dir)
     _RUNTIMES[key] = rt
     return rt
 

@@ -7,6 +7,7 @@ import re
 from uuid import UUID
 
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.context import FlowRunContext, TaskRunContext
 
 __all__ = ["ProgressArtifact", "artifact_key"]
 
@@ -24,9 +25,13 @@ class ProgressArtifact:
         self._description = description
         self._id: UUID | None = None
         self._last = -_STEP_PCT
+        # Outside a flow/task run (task.fn in tests) there is no API to write to.
+        self.enabled = bool(FlowRunContext.get() or TaskRunContext.get())
 
     def update(self, done: int, total: int) -> None:
         pct = 100.0 if total == 0 else 100.0 * done / total
+        if not self.enabled:
+            return
         if pct < 100.0 and pct - self._last < _STEP_PCT:
             return
         desc = f"{self._description}: {done}/{total}"

@@ -62,6 +62,7 @@ from lib.orders.requests import (
 )
 from lib.orders.states import (
     CANCELLABLE,
+    REPLACEABLE,
     TERMINAL,
     CancelReason,
     OrderState,
@@ -228,6 +229,53 @@ class OrderManager:
                 sent.append(rec.ticket)
         return sent
 
+    def reprice_now(
+        self, client_order_id: str, limit_price: float, *, next_rung: int | None = None
+    ) -> bool:
+        """Modify one working limit order to ``limit_price`` now, off the ladder timer.
+
+        For urgent moves decided outside the manager (a pair's lagging leg sent
+        to its collar edge, a passive-first order switching to the touch). The
+        price is collar-checked like every other: outside the plan's collar (or
+        not finite / <= 0) raises RiskBlocked and nothing is sent, whatever the
+        order's state. Returns True if a modify was sent; False when the order
+        is not replaceable right now (pending submit/replace/cancel, terminal:
+        the caller may retry next cycle) or already works at that price.
+
+        When replaceable, the replace timer restarts from now and ``next_rung``
+        sets the ladder rungs counted as consumed: None pins the price (the
+        timer never reprices this order again); ``k`` makes the timer's next
+        reprice rung ``k + 1`` (0 restarts the ladder), one replace interval later.
+        """
+        rec = self._records[client_order_id]
+        ticket = rec.ticket
+        if not rec.reprices:
+            raise RiskBlocked("reprice", f"{client_order_id}: not a limit order, nothing to move")
+        if next_rung is not None and next_rung < 0:
+            raise ValueError(f"next_rung must be >= 0 or None (got {next_rung})")
+        self._check_price(ticket.plan, limit_price, client_order_id)
+        if rec.state not in REPLACEABLE:
+            return False
+        max_attempts = ticket.plan.max_replace_attempts
+        rec.attempt = max_attempts if next_rung is None else min(next_rung, max_attempts)
+        rec.last_submit_ts = self._clock.now().timestamp()
+        if ticket.limit_price is not None and abs(limit_price - ticket.limit_price) < _EPS:
+            return False
+        return self._send_modify(rec, limit_price, "reprice_now")
+
+    def hold_reprices(self, client_order_id: str, seconds: float) -> None:
+        """No ladder-timer reprice of this order for the next ``seconds``
+        (clock seconds; TTL unaffected). A later :meth:`reprice_now` restarts
+        the timer as usual. No-op for a terminal order."""
+        if seconds < 0:
+            raise ValueError(f"hold seconds must be >= 0 (got {seconds})")
+        rec = self._records[client_order_id]
+        if rec.state in TERMINAL:
+            return
+        # The timer fires at last_submit_ts + interval; push that to now + seconds.
+        due = self._clock.now().timestamp() + seconds - rec.ticket.plan.replace_interval_seconds
+        rec.last_submit_ts = max(rec.last_submit_ts, due)
+
     def shutdown(self, grace_cycles: int = DEFAULT_SHUTDOWN_GRACE_CYCLES) -> list[OrderTicket]:
         """Refuse new orders, cancel every live order, wait up to
         ``grace_cycles`` polls for confirmations, try the orphans once more.
@@ -340,11 +388,17 @@ class OrderManager:
         rec.last_submit_ts = now_ts
         if ticket.limit_price is not None and abs(price - ticket.limit_price) < _EPS:
             return False  # same price: a modify would only lose queue priority
-        self._set_state(rec, OrderState.PENDING_REPLACE, f"attempt {attempt}")
+        return self._send_modify(rec, price, f"attempt {attempt}")
+
+    def _send_modify(self, rec: TrackedOrder, price: float, detail: str) -> bool:
+        """Send one modify to ``price`` (already collar-checked) and fold the answer."""
+        ticket = rec.ticket
+        coid = ticket.client_order_id
+        self._set_state(rec, OrderState.PENDING_REPLACE, detail)
         rec.replace_price = price
         ticket.messages += 1
         ticket.replace_count += 1
-        self._event(rec, OrderEventKind.MODIFY_SENT, price=price, detail=f"attempt {attempt}")
+        self._event(rec, OrderEventKind.MODIFY_SENT, price=price, detail=detail)
         try:
             update = self._call(rec, "modify", lambda: self._transport.modify_order(coid, price))
         except BrokerRejected as exc:

@@ -22,7 +22,7 @@ from lib.risk import (
     RiskReport,
     StaticKillSwitch,
 )
-from lib.runtime import Runtime
+from lib.runtime import Runtime, project_path
 from lib.store import NettingRecord
 from lib.targets import TargetsFile, TradeList, compute_trades, load_targets
 from lib.types import MarketDataSnapshot, OrderIntent, OrderPlan, PairGroup
@@ -63,7 +63,7 @@ def _mid(snapshot: MarketDataSnapshot, symbol: str) -> float:
 def prepare_trades(rt: Runtime) -> Prepared:
     """Load and validate the targets, diff them against the sleeve books in the
     ledger, and record the rebalance and its sleeve intents."""
-    targets = load_targets(rt.params.targets, rt.registry)
+    targets = load_targets(project_path(rt.params.targets), rt.registry)
     rid = rt.rebalance_id
     now = rt.clock.now()
     _, created = rt.ledger.create_or_get_rebalance(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from lib.analytics import DailySummary, ExecutionAnalytics, format_summary
 from lib.basket import NettingResult
@@ -134,6 +133,6 @@ def export_metrics(
     gateway = os.environ.get(ENV_PUSHGATEWAY)
     if gateway:
         return m.push(gateway, job="rebalance", grouping_key={"rebalance": rt.rebalance_id})
-    folder = Path("var/metrics")
+    folder = rt.var_dir / "metrics"
     folder.mkdir(parents=True, exist_ok=True)
     return m.write_textfile(folder / f"{rt.rebalance_id}.prom")

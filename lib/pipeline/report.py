@@ -70,6 +70,8 @@ def analyse(
     )
     summaries = analytics.daily_summaries()
     summary = summaries[-1] if summaries else None
+    complete = all(r.filled_quantity >= r.requested_quantity for r in results)
+    rt.ledger.set_rebalance_status(rt.rebalance_id, "done" if complete else "incomplete", finished=True)
     if summary is None:
         return RunSummary(rt.rebalance_id, None, "No orders were executed.", tuple(results))
     rt.ledger.record_daily_metrics(

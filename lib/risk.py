@@ -51,6 +51,7 @@ from lib.instruments import InstrumentRegistry
 from lib.types import Instrument, OrderIntent, OrderPlan, OrderType, PolicyMode, Side
 
 __all__ = [
+    "AnyKillSwitch",
     "Control",
     "FileKillSwitch",
     "KillSwitch",
@@ -149,6 +150,17 @@ class StaticKillSwitch:
 
     def is_engaged(self) -> tuple[bool, str]:
         return self.engaged, (self.reason or "kill switch engaged") if self.engaged else ""
+
+
+class AnyKillSwitch:
+    """Engaged when any of its switches is (e.g. the file and the Prefect Variable)."""
+
+    def __init__(self, *switches: KillSwitch) -> None:
+        self.switches = switches
+
+    def is_engaged(self) -> tuple[bool, str]:
+        reasons = [why for engaged, why in (s.is_engaged() for s in self.switches) if engaged]
+        return (True, "; ".join(reasons)) if reasons else (False, "")
 
 
 def _valid_price(value: float | None) -> bool:

@@ -22,6 +22,7 @@ from lib.risk import RiskBlock, RiskReport
 from lib.runtime import open_runtime
 from lib.supervisor import SupervisionReport
 from lib.types import ExecutionResult, OrderIntent, OrderPlan
+from tasks.kill_switch import VariableKillSwitch
 from tasks.progress import ProgressArtifact, artifact_key
 
 __all__ = [
@@ -87,14 +88,14 @@ def market_context(params: RebalanceParams, intents: Sequence[OrderIntent]) -> p
 def pre_trade_risk(
     params: RebalanceParams, intents: Sequence[OrderIntent], ctx: pipeline.MarketContext
 ) -> RiskReport:
-    return pipeline.pre_trade_risk(open_runtime(params), intents, ctx)
+    return pipeline.pre_trade_risk(open_runtime(params), intents, ctx, VariableKillSwitch())
 
 
 @task(name="make-plans", **_STEP)
 def make_plans(
     params: RebalanceParams, intents: Sequence[OrderIntent], ctx: pipeline.MarketContext
 ) -> pipeline.PlanSet:
-    return pipeline.make_plans(open_runtime(params), intents, ctx)
+    return pipeline.make_plans(open_runtime(params), intents, ctx, VariableKillSwitch())
 
 
 @task(

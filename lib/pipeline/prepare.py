@@ -15,6 +15,7 @@ from lib.errors import MarketDataRejected, PlanRejected, RejectReason
 from lib.liquidity import LiquidityEstimator
 from lib.policy import ExecutionPolicy
 from lib.risk import (
+    AnyKillSwitch,
     FileKillSwitch,
     KillSwitch,
     PreTradeRisk,
@@ -191,16 +192,26 @@ def market_context(rt: Runtime, intents: Sequence[OrderIntent]) -> MarketContext
     return MarketContext(snaps, {s: estimator.get_adv(s) for s in symbols}, rt.clock.now())
 
 
-def _kill_switch(rt: Runtime) -> KillSwitch:
+def _kill_switch(rt: Runtime, extra: KillSwitch | None) -> KillSwitch:
+    """The settings' kill-switch file, plus ``extra`` (the orchestrator's switch)."""
     path = rt.settings.risk.kill_switch_file
-    return FileKillSwitch(Path(path)) if path else StaticKillSwitch()
+    switches: list[KillSwitch] = [FileKillSwitch(Path(path)) if path else StaticKillSwitch()]
+    if extra is not None:
+        switches.append(extra)
+    return AnyKillSwitch(*switches)
 
 
 def pre_trade_risk(
-    rt: Runtime, intents: Sequence[OrderIntent], ctx: MarketContext
+    rt: Runtime,
+    intents: Sequence[OrderIntent],
+    ctx: MarketContext,
+    kill_switch: KillSwitch | None = None,
 ) -> RiskReport:
-    """Run the pre-trade controls; every block is recorded in the ledger."""
-    checker = PreTradeRisk(rt.settings.risk, rt.settings.execution, rt.registry, _kill_switch(rt))
+    """Run the pre-trade controls; every block is recorded in the ledger.
+    ``kill_switch`` adds to the settings' file switch (e.g. a Prefect Variable)."""
+    checker = PreTradeRisk(
+        rt.settings.risk, rt.settings.execution, rt.registry, _kill_switch(rt, kill_switch)
+    )
     prices = {s: m for s, snap in ctx.snapshots.items() if (m := snap.mid) is not None}
     report = checker.check_intents(intents, prices, ctx.adv)
     _record_blocks(rt, report.blocks)
@@ -223,11 +234,18 @@ class PlanSet:
     blocks: tuple[RiskBlock, ...]
 
 
-def make_plans(rt: Runtime, intents: Sequence[OrderIntent], ctx: MarketContext) -> PlanSet:
+def make_plans(
+    rt: Runtime,
+    intents: Sequence[OrderIntent],
+    ctx: MarketContext,
+    kill_switch: KillSwitch | None = None,
+) -> PlanSet:
     """One plan per approved intent; the plan's prices are risk-checked again
     (price band, kill switch) and the plan is recorded."""
     policy = ExecutionPolicy(rt.settings.execution, rt.registry, rt.clock)
-    checker = PreTradeRisk(rt.settings.risk, rt.settings.execution, rt.registry, _kill_switch(rt))
+    checker = PreTradeRisk(
+        rt.settings.risk, rt.settings.execution, rt.registry, _kill_switch(rt, kill_switch)
+    )
     plans: list[OrderPlan] = []
     rejected: dict[str, str] = {}
     blocks: list[RiskBlock] = []

@@ -66,3 +66,23 @@ def test_bad_parameters_are_rejected_before_anything_runs(flow_params: Rebalance
         RebalanceParams(targets="x.yaml", rebalance_id="has:colon")
     with pytest.raises(ValidationError, match="extra"):
         RebalanceParams(targets="x.yaml", brokr="sim")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("ledger_db", ["sqlite"], indirect=True)
+def test_prefect_variable_kill_switch_blocks_all_submission(flow_params: RebalanceParams) -> None:
+    from prefect.variables import Variable
+
+    from tasks.kill_switch import KILL_SWITCH_VARIABLE
+
+    params = flow_params.model_copy(update={"rebalance_id": "flow-killed"})
+    Variable.set(KILL_SWITCH_VARIABLE, "exchange outage", overwrite=True)
+    try:
+        out = rebalance(params)
+    finally:
+        Variable.unset(KILL_SWITCH_VARIABLE)
+    assert out["plans"] == 0 and out["orders_sent"] == 0
+    assert out["risk_blocks"] and all("kill_switch" in b and "exchange outage" in b
+                                      for b in out["risk_blocks"])
+    rt = open_runtime(params)
+    assert rt.broker.get_executions() == [] and rt.broker.get_open_orders() == []
+    assert {b.control for b in rt.ledger.risk_blocks_for_rebalance("flow-killed")} == {"kill_switch"}

@@ -86,7 +86,9 @@ def _run(params_kwargs: dict[str, Any], verbose: bool) -> int:
     except ValidationError as exc:
         print(f"afx: bad parameters: {exc}", file=sys.stderr)
         return 2
-    with Progress(transient=True) as bar:
+    # No stdout/stderr redirection: Prefect's log handlers keep a reference
+    # to the stream they first saw, which must outlive the bar.
+    with Progress(transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
         job = bar.add_task("supervising orders", total=None)
         set_progress_listener(lambda done, total: bar.update(job, completed=done, total=total))
         try:

@@ -31,6 +31,10 @@ live ticket goes FAILED the same way. ``BrokerRejected`` on submit -> REJECTED
 (never retried); on modify -> the order works on at its old price; on cancel
 -> back to working, TTL retries the cancel, and after the retry bound FAILED.
 ``TooLateToCancel`` leaves the order pending; the next poll says FILLED.
+
+Outside the timers a caller may move one order now (:meth:`OrderManager.reprice_now`,
+e.g. the PairExecutor sending a lagging leg to its collar edge) or hold its ladder
+timer (:meth:`OrderManager.hold_reprices`); the collar check applies the same.
 """
 
 from __future__ import annotations

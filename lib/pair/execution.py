@@ -41,60 +41,29 @@ currency and does not move with prices (see lib/pair/legging.py for signs).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
 from datetime import datetime
 
 from lib.clock import Clock
 from lib.config import ExecutionConfig
 from lib.errors import BrokerError, PlanRejected, RiskBlocked
-from lib.orders.manager import OrderManager, make_client_order_id, order_type_for
-from lib.orders.states import REPLACEABLE, TERMINAL
+from lib.orders.manager import OrderManager
+from lib.orders.states import REPLACEABLE
 from lib.pair import legging
-from lib.pair.model import LegResult, PairEvent, PairEventKind, PairMode, PairResult, PairSettings
+from lib.pair.hedge import HedgeBook, HedgePlanFactory
+from lib.pair.legs import build_legs
+from lib.pair.model import PairEvent, PairEventKind, PairMode, PairResult, PairSettings
 from lib.policy import ExecutionPolicy
 from lib.slippage import CollarEnforcer
 from lib.types import (
-    Instrument,
     MarketDataSnapshot,
-    OrderIntent,
     OrderPlan,
     OrderTicket,
-    OrderType,
     PairGroup,
-    PolicyMode,
-    Side,
 )
 
 __all__ = ["HedgePlanFactory", "PairExecution"]
 
-#: ``factory(hedge_intent, fresh_snapshot) -> OrderPlan`` for a hedge order.
-HedgePlanFactory = Callable[[OrderIntent, MarketDataSnapshot], OrderPlan]
 _EPS = 1e-9
-
-
-@dataclass(slots=True)
-class _Leg:
-    intent: OrderIntent
-    plan: OrderPlan
-    client_order_id: str
-    instrument: Instrument
-    ticket: OrderTicket | None = None
-    passive: bool = False  # resting at the near touch (PASSIVE_FIRST window)
-    pinned: bool = False  # sent to its collar edge
-    capped: bool = False
-
-    @property
-    def live(self) -> bool:
-        return self.ticket is not None and self.ticket.state not in TERMINAL
-
-    @property
-    def pct(self) -> float:
-        filled = self.ticket.filled_quantity if self.ticket is not None else 0
-        return legging.fill_pct(filled, self.plan.quantity)
-
-    @property
-    def edge(self) -> float:
-        return self.plan.collar_high if self.plan.side is Side.BUY else self.plan.collar_low
 
 
 class PairExecution:
@@ -121,25 +90,29 @@ class PairExecution:
             raise ValueError(f"group_id must not contain ':' (got {group.group_id!r})")
         self.group = group
         self._manager, self._clock, self._config = manager, clock, config
-        self._policy, self._market_data, self._factory = policy, market_data, hedge_plan_factory
+        self._policy, self._market_data = policy, market_data
         self._mode, self._settings, self._emit_cb = mode, settings, emit
         self._rebalance_id, self._attempt = rebalance_id, attempt
         self._collars = CollarEnforcer(config)
-        self._legs = [self._make_leg(intent, plans) for intent in group.legs]
-        if len({leg.intent.intent_id for leg in self._legs}) != len(self._legs):
-            raise RiskBlocked("pair", f"{group.group_id}: duplicate leg intent ids")
-        self._hedging = (
-            config.pair_hedge_enabled and group.hedge_symbol is not None and group.hedge_ratio != 0
-        )
-        self._hedge_inst = (
+        self._legs = build_legs(group, plans, policy.instruments, rebalance_id, attempt)
+        hedge_inst = (
             policy.instruments[group.hedge_symbol] if group.hedge_symbol is not None else None
         )
-        self.hedge_tickets: list[OrderTicket] = []
-        self._hedge_seq = 0
-        self._hedge_ref: float | None = None  # mid at first deployment
-        self._hedge_failures = 0
-        self._hedge_seen: set[str] = set()
-        self._hedge_gave_up = False
+        self.hedge = HedgeBook(
+            group.group_id,
+            hedge_inst,
+            group.hedge_ratio,
+            enabled=config.pair_hedge_enabled,
+            manager=manager,
+            policy=policy,
+            market_data=market_data,
+            factory=hedge_plan_factory,
+            config=config,
+            settings=settings,
+            rebalance_id=rebalance_id,
+            attempt=attempt,
+            emit=self._emit,
+        )
         self._legged_since: datetime | None = None
         self._escalated = False
         self.episodes = 0
@@ -174,20 +147,11 @@ class PairExecution:
     @property
     def hedge_position(self) -> int:
         """Signed hedge contracts filled so far (SELL negative)."""
-        return sum(t.side.sign * t.filled_quantity for t in self.hedge_tickets)
+        return self.hedge.position
 
     def unhedged_notional(self) -> float:
         """|excess + hedge offset| right now (currency)."""
-        excess = legging.excess_notional(self._leg_fills())
-        offset = 0.0
-        if self._hedge_inst is not None and self._hedge_ref is not None:
-            offset = legging.hedge_offset_notional(
-                self.hedge_position,
-                self._hedge_ref,
-                self._hedge_inst.multiplier,
-                self.group.hedge_ratio,
-            )
-        return abs(excess + offset)
+        return abs(legging.excess_notional(self._leg_fills()) + self.hedge.offset_notional())
 
     # ------------------------------------------------------------------ driving
     def start(self) -> None:
@@ -197,7 +161,12 @@ class PairExecution:
             raise RiskBlocked("pair", f"{self.group.group_id}: started twice")
         now = self._clock.now()
         self.started_at = self._last_ts = now
-        submit_plans = [self._initial_plan(leg) for leg in self._legs]
+        submit_plans = [leg.plan for leg in self._legs]
+        if self._mode is PairMode.PASSIVE_FIRST:
+            for i, leg in enumerate(self._legs):
+                quotes = self._quotes(leg.intent.symbol)
+                if quotes is not None:  # else straight to the plan's marketable limit
+                    submit_plans[i] = leg.passive_plan(*quotes, self._collars)
         for leg, plan in zip(self._legs, submit_plans, strict=True):
             try:
                 leg.ticket = self._manager.submit(
@@ -241,11 +210,10 @@ class PairExecution:
             self._maybe_escalate(now, pcts)
         if self._mode is PairMode.PASSIVE_FIRST:
             self._passive_switch(now)
-        self._manage_hedge()
+        self.hedge.manage(legging.excess_notional(self._leg_fills()), self.legged)
         self._observe(now)
-        if legs_done and not any(t.state not in TERMINAL for t in self.hedge_tickets):
-            if self.hedge_position == 0 or not self._can_hedge():
-                self._finish(now)
+        if legs_done and self.hedge.settled:
+            self._finish(now)
 
     def cancel(self) -> None:
         """Stop: cancel the live legs; later steps unwind any hedge."""
@@ -257,7 +225,7 @@ class PairExecution:
         """The outcome so far (``completed`` once every order is terminal)."""
         if self.started_at is None:
             raise RiskBlocked("pair", f"{self.group.group_id}: not started")
-        legs = tuple(self._leg_result(leg) for leg in self._legs)
+        legs = tuple(leg.result() for leg in self._legs)
         return PairResult(
             group_id=self.group.group_id,
             completed=self.done,
@@ -267,9 +235,9 @@ class PairExecution:
             max_unhedged_notional=self.max_unhedged,
             unhedged_notional_seconds=self.integral,
             final_unhedged_notional=self.unhedged_notional(),
-            hedge_symbol=self.group.hedge_symbol if self._hedging else None,
-            hedge_orders_sent=len(self.hedge_tickets),
-            hedge_filled_quantity=sum(t.filled_quantity for t in self.hedge_tickets),
+            hedge_symbol=self.group.hedge_symbol if self.hedge.enabled else None,
+            hedge_orders_sent=len(self.hedge.tickets),
+            hedge_filled_quantity=sum(t.filled_quantity for t in self.hedge.tickets),
             hedge_position=self.hedge_position,
             legging_episodes=self.episodes,
             escalations=self.escalations,
@@ -278,37 +246,6 @@ class PairExecution:
         )
 
     # ------------------------------------------------------------------ legs
-    def _make_leg(self, intent: OrderIntent, plans: Mapping[str, OrderPlan]) -> _Leg:
-        plan = plans.get(intent.intent_id)
-        gid = self.group.group_id
-        if plan is None:
-            raise RiskBlocked("pair", f"{gid}: no plan for leg {intent.intent_id}")
-        pi = plan.intent
-        if (pi.symbol, pi.side, pi.quantity) != (intent.symbol, intent.side, intent.quantity):
-            raise RiskBlocked("pair", f"{gid}: plan for {intent.intent_id} does not match the leg")
-        if plan.slices is not None and plan.slices.n_slices > 1:
-            raise RiskBlocked(
-                "pair", f"{gid}: leg {intent.intent_id} is sliced; pair legs go out as one order"
-            )
-        coid = make_client_order_id(self._rebalance_id, intent.intent_id, 0, self._attempt)
-        return _Leg(intent, plan, coid, self._policy.instruments[intent.symbol])
-
-    def _initial_plan(self, leg: _Leg) -> OrderPlan:
-        plan = leg.plan
-        if self._mode is not PairMode.PASSIVE_FIRST or order_type_for(plan) is not OrderType.LMT:
-            return plan
-        quotes = self._quotes(leg.intent.symbol)
-        if quotes is None or plan.limit_price is None:
-            return plan  # no usable quote: go straight to the plan's marketable limit
-        bid, ask = quotes
-        inst = leg.instrument
-        near = inst.floor_to_tick(bid) if plan.side is Side.BUY else inst.ceil_to_tick(ask)
-        near = self._collars.clamp(inst, plan.side, near, plan.collar_low, plan.collar_high)
-        if plan.side.sign * (plan.limit_price - near) <= _EPS:
-            return plan  # the near touch is no more passive than the plan's limit
-        leg.passive = True
-        return replace(plan, limit_price=near)
-
     def _quotes(self, symbol: str) -> tuple[float, float] | None:
         try:
             return self._policy.validate_snapshot(symbol, self._market_data(symbol))
@@ -341,7 +278,7 @@ class PairExecution:
                 continue
             if pct >= top - self._settings.rebalance_tolerance_pct - _EPS:
                 continue
-            if order_type_for(leg.plan) is not OrderType.LMT or ticket.state not in REPLACEABLE:
+            if not leg.is_limit or ticket.state not in REPLACEABLE:
                 continue  # not movable now; retried next cycle
             sent = self._manager.reprice_now(leg.client_order_id, leg.edge, next_rung=None)
             leg.pinned, leg.passive = True, False
@@ -367,18 +304,10 @@ class PairExecution:
                 continue
             if ticket.state not in REPLACEABLE:
                 continue
-            plan, inst = leg.plan, leg.instrument
-            assert plan.limit_price is not None  # passive legs are limit orders
-            price = plan.limit_price
+            assert leg.plan.limit_price is not None  # passive legs are limit orders
             quotes = self._quotes(leg.intent.symbol)
-            if quotes is not None:
-                bid, ask = quotes
-                touch = inst.ceil_to_tick(ask) if plan.side is Side.BUY else inst.floor_to_tick(bid)
-                price = self._collars.clamp(
-                    inst, plan.side, touch, plan.collar_low, plan.collar_high
-                )
-            # Resume the ladder after the rungs this price already covers (no step back).
-            rung = sum(1 for r in plan.reprice_ladder if plan.side.sign * (r - price) <= _EPS)
+            price = leg.plan.limit_price if quotes is None else leg.touch(*quotes, self._collars)
+            rung = leg.rungs_covered(price)
             self._manager.reprice_now(leg.client_order_id, price, next_rung=rung)
             leg.passive = False
             self._emit(
@@ -441,127 +370,9 @@ class PairExecution:
             hedge_position=self.hedge_position,
         )
 
-    # ------------------------------------------------------------------ hedge
-    def _can_hedge(self) -> bool:
-        return self._hedging and not self._hedge_gave_up and not self._manager.closed
-
-    def _manage_hedge(self) -> None:
-        self._count_hedge_outcomes()
-        if not self._can_hedge() or self._hedge_inst is None:
-            return
-        inst = self._hedge_inst
-        snapshot: MarketDataSnapshot | None = None
-        target = 0
-        if self._legged_since is not None:
-            if self._hedge_ref is None:
-                snapshot = self._hedge_snapshot()
-                if snapshot is None:
-                    return
-                bid, ask = self._policy.validate_snapshot(inst.symbol, snapshot)
-                self._hedge_ref = (bid + ask) / 2.0
-            target = legging.target_hedge_position(
-                legging.excess_notional(self._leg_fills()),
-                self._hedge_ref,
-                inst.multiplier,
-                self.group.hedge_ratio,
-                min_contract_fraction=self._settings.min_hedge_contract_fraction,
-                min_notional=self._config.min_trade_notional_usd,
-            )
-        position = self.hedge_position
-        live = [t for t in self.hedge_tickets if t.state not in TERMINAL]
-        if live:
-            needed = target - position
-            for t in live:
-                working = t.side.sign * t.remaining
-                if needed * working <= 0 or abs(working) > abs(needed):
-                    self._manager.cancel(t.client_order_id)  # would overshoot the target
-            return
-        delta = target - position
-        if delta != 0:
-            self._send_hedge(delta, target, snapshot)
-
-    def _hedge_snapshot(self) -> MarketDataSnapshot | None:
-        assert self._hedge_inst is not None
-        symbol = self._hedge_inst.symbol
-        try:
-            snapshot = self._market_data(symbol)
-            self._policy.validate_snapshot(symbol, snapshot)
-        except (BrokerError, PlanRejected) as exc:
-            self._hedge_failed(f"no usable quote for {symbol}: {exc}")
-            return None
-        return snapshot
-
-    def _send_hedge(self, delta: int, target: int, snapshot: MarketDataSnapshot | None) -> None:
-        assert self._hedge_inst is not None
-        inst, gid = self._hedge_inst, self.group.group_id
-        if snapshot is None:
-            snapshot = self._hedge_snapshot()
-            if snapshot is None:
-                return
-        self._hedge_seq += 1
-        n = self._hedge_seq
-        intent = OrderIntent(
-            intent_id=f"{gid}:hedge:{n}",
-            symbol=inst.symbol,
-            side=Side.from_signed(delta),
-            quantity=abs(delta),
-            asset_class=inst.asset_class,
-            pair_group=gid,
-            urgency="high",
-            mode=PolicyMode.MARKETABLE_LIMIT,
-        )
-        coid = make_client_order_id(self._rebalance_id, f"{gid}.hedge.{n}", 0, self._attempt)
-        try:
-            # A hedge goes out whole: immediacy matters more than impact here.
-            plan = replace(self._factory(intent, snapshot), slices=None)
-            ticket = self._manager.submit(plan, coid, parent_id=gid)
-        except (PlanRejected, RiskBlocked) as exc:
-            self._hedge_failed(f"hedge {intent.intent_id} not sent: {exc}")
-            return
-        self.hedge_tickets.append(ticket)
-        kind = "unwind" if target == 0 else "deploy" if self.hedge_position == 0 else "resize"
-        self._emit(
-            PairEventKind.HEDGE_SENT,
-            f"{kind}: {intent.side.value} {intent.quantity} {inst.symbol} @ {plan.limit_price} "
-            f"(position {self.hedge_position} -> target {target})",
-            client_order_id=coid,
-            side=intent.side.value,
-            quantity=intent.quantity,
-            limit=plan.limit_price,
-            target=target,
-            position=self.hedge_position,
-        )
-
-    def _count_hedge_outcomes(self) -> None:
-        for t in self.hedge_tickets:
-            if t.client_order_id in self._hedge_seen or t.state not in TERMINAL:
-                continue
-            self._hedge_seen.add(t.client_order_id)
-            if t.filled_quantity > 0:
-                self._hedge_failures = 0
-            elif t.state in ("REJECTED", "FAILED"):
-                self._hedge_failed(f"hedge {t.client_order_id} {t.state}: {t.reject_reason}")
-
-    def _hedge_failed(self, why: str) -> None:
-        self._hedge_failures += 1
-        gave_up = self._hedge_failures > self._settings.max_hedge_failures
-        if gave_up:
-            self._hedge_gave_up = True
-            why = f"{why}; hedging abandoned, position {self.hedge_position} left open"
-        self._emit(PairEventKind.HEDGE_FAILED, why, failures=self._hedge_failures, gave_up=gave_up)
-
     # ------------------------------------------------------------------ bookkeeping
     def _leg_fills(self) -> list[legging.LegFill]:
-        return [
-            legging.LegFill(
-                leg.plan.side,
-                leg.plan.quantity,
-                leg.ticket.filled_quantity if leg.ticket is not None else 0,
-                leg.plan.arrival_mid,
-                leg.instrument.multiplier,
-            )
-            for leg in self._legs
-        ]
+        return [leg.fill() for leg in self._legs]
 
     def _observe(self, now: datetime) -> None:
         if self._last_ts is not None:
@@ -579,22 +390,6 @@ class PairExecution:
             final_unhedged_notional=self.unhedged_notional(),
             hedge_position=self.hedge_position,
             max_unhedged_notional=self.max_unhedged,
-        )
-
-    def _leg_result(self, leg: _Leg) -> LegResult:
-        t = leg.ticket
-        filled = t.filled_quantity if t is not None else 0
-        return LegResult(
-            intent_id=leg.intent.intent_id,
-            client_order_id=leg.client_order_id,
-            symbol=leg.intent.symbol,
-            side=leg.intent.side,
-            quantity=leg.plan.quantity,
-            filled_quantity=filled,
-            avg_fill_price=t.avg_fill_price if t and filled else None,
-            state=t.state if t is not None else "NOT_SENT",
-            repriced_to_edge=leg.pinned,
-            fills=tuple(t.fills) if t is not None else (),
         )
 
     def _emit(self, kind: PairEventKind, detail: str, **details: object) -> None:

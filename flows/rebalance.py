@@ -38,7 +38,7 @@ def rebalance(params: RebalanceParams) -> dict[str, Any]:
         create_markdown_artifact(dry_run_markdown(prepared, gate, netting, planset, blocks), key=key)
         return summary_dict(prepared, gate, netting, planset, blocks, None, None)
 
-    report = steps.execute(params, planset.plans)
+    report = steps.execute(params, planset.plans, gate.pairs)
     allocation = steps.allocate(params, netting, pair_legs, report, prepared)
     run = steps.analyse(params, report.results, netting, ctx)
     steps.send_alerts(params, run, blocks)

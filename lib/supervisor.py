@@ -13,8 +13,12 @@ This is the one long-running step of a rebalance (ONE Prefect task wraps it):
    id (the UNIQUE key), so a crash at any point leaves a consistent ledger.
 3. **Supervise**: one OrderManager (TTL, cancel/replace on the policy's ladder,
    retries) plus one SliceExecutor per plan (a plan without slices is one
-   child) and optional pair executors, polled on the injected Clock until every
-   order is terminal; on exit every live order is cancelled (no orphans).
+   child) and one PairExecutor for the pair groups (legs sent together,
+   legging protection with a temporary hedge), polled on the injected Clock
+   until every order is terminal; on exit every live order is cancelled.
+   A pair whose legs no longer all have residual quantity (a rerun after a
+   partial run), or whose leg is sliced, trades its legs as plain orders.
+   A hedge left open by a crashed run is flattened first (``<group>.unwind``).
 
 Client order ids are ``"<rebalance_id>:<intent key>:s<slice>:a<attempt>"``;
 the intent key is the intent id without the rebalance prefix and with ``:``
@@ -24,9 +28,6 @@ the broker.
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -34,15 +35,33 @@ from typing import Any, Protocol
 from lib.brokers.base import BrokerTransport
 from lib.clock import Clock
 from lib.config import ExecutionConfig
-from lib.errors import RiskBlocked, TooLateToCancel, UnknownOrder
+from lib.errors import RiskBlocked
 from lib.instruments import InstrumentRegistry
 from lib.orders.events import OrderEvent, OrderEventKind
 from lib.orders.manager import OrderManager
 from lib.orders.parent import SliceExecutor
 from lib.orders.requests import Repricer, ladder_repricer
 from lib.orders.states import OrderState
+from lib.pair import PairExecutor, PairResult
+from lib.policy import ExecutionPolicy
+from lib.reconcile import (
+    ID_PATTERN,
+    Reconciliation,
+    hedge_unwinds,
+    intent_key,
+    parse_client_order_id,
+    reconcile,
+)
 from lib.slippage import compute_slippage_bps
-from lib.types import ExecutionResult, Fill, MarketDataSnapshot, OrderPlan, OrderTicket, Side
+from lib.types import (
+    ExecutionResult,
+    Fill,
+    MarketDataSnapshot,
+    OrderPlan,
+    OrderTicket,
+    PairGroup,
+    Side,
+)
 
 __all__ = [
     "CHECKPOINTS",
@@ -58,10 +77,6 @@ __all__ = [
 
 #: Named points where ``checkpoint`` is called (a seam for crash tests and tracing).
 CHECKPOINTS = ("before_submit", "after_submit", "mid_fills", "after_fills")
-_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
-_MAX_KEY = 20
-#: Seconds to wait for leftover orders of an earlier run to confirm cancellation.
-RECONCILE_SETTLE_SECONDS = 30.0
 
 
 class OrderJournal(Protocol):
@@ -102,93 +117,6 @@ class NullJournal:
         return True
 
 
-def intent_key(rebalance_id: str, intent_id: str) -> str:
-    """Short, ``:``-free key of an intent inside client order ids."""
-    base = intent_id.removeprefix(f"{rebalance_id}:").replace(":", ".")
-    if len(base) <= _MAX_KEY and _ID_RE.match(base):
-        return base
-    return "k" + hashlib.sha256(base.encode()).hexdigest()[: _MAX_KEY - 1]
-
-
-def parse_client_order_id(rebalance_id: str, client_order_id: str) -> tuple[str, int, int] | None:
-    """``(intent key, slice, attempt)`` of one of our ids, None if not ours."""
-    prefix = f"{rebalance_id}:"
-    if not client_order_id.startswith(prefix):
-        return None
-    parts = client_order_id[len(prefix) :].rsplit(":", 2)
-    if len(parts) != 3 or not parts[1].startswith("s") or not parts[2].startswith("a"):
-        return None
-    try:
-        return parts[0], int(parts[1][1:]), int(parts[2][1:])
-    except ValueError:
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class Reconciliation:
-    """What the broker already had for a rebalance before this run traded.
-
-    executions: the broker's fills of every earlier run; cancelled: ids of
-    leftover working orders this run cancelled; max_attempt: highest attempt
-    seen at the broker (-1 if none).
-    """
-
-    executions: tuple[Fill, ...]
-    cancelled: tuple[str, ...]
-    max_attempt: int
-
-    def executed_by_key(self, rebalance_id: str) -> dict[str, int]:
-        out: dict[str, int] = defaultdict(int)
-        for f in self.executions:
-            parsed = parse_client_order_id(rebalance_id, f.client_order_id)
-            if parsed is not None:
-                out[parsed[0]] += f.quantity
-        return dict(out)
-
-
-def reconcile(
-    transport: BrokerTransport,
-    clock: Clock,
-    rebalance_id: str,
-    *,
-    poll_interval_seconds: float = 1.0,
-    settle_seconds: float = RECONCILE_SETTLE_SECONDS,
-) -> Reconciliation:
-    """Cancel this rebalance's leftover working orders, then read executions.
-
-    Raises RiskBlocked when a leftover order will not confirm its cancel
-    within ``settle_seconds``: trading on would risk a double fill.
-    """
-    prefix = f"{rebalance_id}:"
-    leftovers = [u for u in transport.get_open_orders() if u.client_order_id.startswith(prefix)]
-    max_attempt = -1
-    for u in leftovers:
-        parsed = parse_client_order_id(rebalance_id, u.client_order_id)
-        if parsed:
-            max_attempt = max(max_attempt, parsed[2])
-        try:
-            transport.cancel_order(u.client_order_id)
-        except (TooLateToCancel, UnknownOrder):
-            pass
-    ids = [u.client_order_id for u in leftovers]
-    waited = 0.0
-    while ids:
-        statuses = transport.get_order_statuses(ids)
-        ids = [i for i in ids if i in statuses and not statuses[i].is_terminal]
-        if not ids:
-            break
-        if waited >= settle_seconds:
-            raise RiskBlocked("reconcile", f"orders still working after cancel: {ids[:5]}")
-        clock.sleep(poll_interval_seconds)
-        waited += poll_interval_seconds
-    executions = tuple(transport.get_executions(prefix))
-    for f in executions:
-        parsed = parse_client_order_id(rebalance_id, f.client_order_id)
-        if parsed:
-            max_attempt = max(max_attempt, parsed[2])
-    return Reconciliation(executions, tuple(u.client_order_id for u in leftovers), max_attempt)
-
-
 @dataclass(frozen=True, slots=True)
 class SupervisionReport:
     """Outcome of one supervised submission (all runs of the rebalance counted).
@@ -204,6 +132,7 @@ class SupervisionReport:
     cancelled_leftovers: tuple[str, ...]
     orders_sent: int
     tickets: tuple[OrderTicket, ...] = field(default=(), repr=False)
+    pairs: tuple[PairResult, ...] = ()
 
 
 def _residual_plan(plan: OrderPlan, key: str, residual: int) -> OrderPlan:
@@ -233,6 +162,8 @@ def supervise(
     market_data: Callable[[str], MarketDataSnapshot] | None = None,
     instruments: InstrumentRegistry | None = None,
     prior_attempt: int = -1,
+    pairs: Sequence[PairGroup] = (),
+    policy: ExecutionPolicy | None = None,
     poll_interval_seconds: float = 1.0,
     timeout_seconds: float | None = None,
     on_progress: Callable[[int, int], None] | None = None,
@@ -241,13 +172,14 @@ def supervise(
     """Reconcile, then execute the residual of every plan to a terminal state.
 
     ``prior_attempt``: highest attempt recorded in the ledger (-1: none).
+    ``pairs`` need ``policy`` (hedge plans, collar edges for the lagging leg).
     ``on_progress(done, total)`` is called as parent orders finish.
     ``timeout_seconds`` bounds supervision in clock time (default: the longest
     plan's schedule plus its TTL plus 60 s); at the bound every live order is
     cancelled.
     """
-    if not _ID_RE.match(rebalance_id):
-        raise ValueError(f"rebalance_id {rebalance_id!r} must match {_ID_RE.pattern}")
+    if not ID_PATTERN.match(rebalance_id):
+        raise ValueError(f"rebalance_id {rebalance_id!r} must match {ID_PATTERN.pattern}")
     jr: OrderJournal = journal if journal is not None else NullJournal()
     hook = checkpoint or (lambda _name: None)
     rec = reconcile(transport, clock, rebalance_id, poll_interval_seconds=poll_interval_seconds)
@@ -264,6 +196,11 @@ def supervise(
         residual = plan.quantity - done_before.get(key, 0)
         if residual > 0:
             work.append(_residual_plan(plan, key, residual))
+    if pairs and policy is None:
+        raise ValueError("pair groups need the ExecutionPolicy (policy=...)")
+    paired, groups = _pair_route(rebalance_id, pairs, work)
+    if policy is not None:
+        work.extend(hedge_unwinds(rebalance_id, rec, pairs, policy, market_data))
     fills_seen = 0
 
     def on_event(ev: OrderEvent) -> None:
@@ -312,9 +249,21 @@ def supervise(
         )
         timeout_seconds = longest + 60.0
     parents: list[SliceExecutor] = []
+    pair_ex = (
+        PairExecutor(manager, clock, config, policy, market_data or transport.get_market_data)
+        if groups and policy is not None
+        else None
+    )
     with manager:
         hook("before_submit")
+        if pair_ex is not None:
+            for group in groups:
+                pair_ex.start(group, {p.intent.intent_id: p for p in paired[group.group_id]},
+                              rebalance_id, attempt=attempt)
+        in_pairs = {p.intent.intent_id for ps in paired.values() for p in ps}
         for plan in work:
+            if plan.intent.intent_id in in_pairs:
+                continue
             inst = instruments.get(plan.symbol) if instruments and plan.symbol in instruments else None
             ex = SliceExecutor(
                 manager, clock, plan, rebalance_id=rebalance_id, attempt=attempt,
@@ -324,12 +273,16 @@ def supervise(
             ex.start()
         hook("after_submit")
         started = clock.now()
-        total = len(parents)
+        total = len(parents) + len(groups)
         while True:
             manager.poll()
             for ex in parents:
                 ex.step()
-            done = sum(1 for ex in parents if ex.done)
+            if pair_ex is not None:
+                pair_ex.step()
+            done = sum(1 for ex in parents if ex.done) + sum(
+                1 for e in (pair_ex.executions if pair_ex else ()) if e.done
+            )
             if on_progress is not None:
                 on_progress(done, total)
             if done == total and not manager.live_tickets:
@@ -337,6 +290,8 @@ def supervise(
             if (clock.now() - started).total_seconds() >= timeout_seconds:
                 for ex in parents:
                     ex.cancel()
+                for e in pair_ex.executions if pair_ex else ():
+                    e.cancel()
                 manager.cancel_all()
                 break
             clock.sleep(poll_interval_seconds)
@@ -358,7 +313,27 @@ def supervise(
         cancelled_leftovers=rec.cancelled,
         orders_sent=len(manager.tickets),
         tickets=tuple(manager.tickets),
+        pairs=tuple(pair_ex.results()) if pair_ex else (),
     )
+
+
+def _pair_route(
+    rebalance_id: str, pairs: Sequence[PairGroup], work: Sequence[OrderPlan]
+) -> tuple[dict[str, list[OrderPlan]], list[PairGroup]]:
+    """Which residual plans go out as protected pairs, and their re-keyed groups."""
+    by_key = {p.intent.intent_id: p for p in work}
+    paired: dict[str, list[OrderPlan]] = {}
+    groups: list[PairGroup] = []
+    for group in pairs:
+        keys = [intent_key(rebalance_id, leg.intent_id) for leg in group.legs]
+        plans = [by_key.get(k) for k in keys]
+        if any(p is None or p.slices is not None for p in plans):
+            continue  # a leg is done or sliced: its remaining legs trade as plain orders
+        legs = tuple(p.intent for p in plans if p is not None)
+        gid = intent_key(rebalance_id, group.group_id)
+        groups.append(replace(group, group_id=gid, legs=legs))
+        paired[gid] = [p for p in plans if p is not None]
+    return paired, groups
 
 
 def _result(

@@ -21,7 +21,7 @@ from lib.params import RebalanceParams
 from lib.risk import RiskBlock, RiskReport
 from lib.runtime import open_runtime
 from lib.supervisor import SupervisionReport
-from lib.types import ExecutionResult, OrderIntent, OrderPlan
+from lib.types import ExecutionResult, OrderIntent, OrderPlan, PairGroup
 from tasks.kill_switch import VariableKillSwitch
 from tasks.progress import ProgressArtifact, artifact_key
 
@@ -105,7 +105,9 @@ def make_plans(
     retry_condition_fn=_transient,
     **_STEP,
 )
-def execute(params: RebalanceParams, plans: Sequence[OrderPlan]) -> SupervisionReport:
+def execute(
+    params: RebalanceParams, plans: Sequence[OrderPlan], pairs: Sequence[PairGroup] = ()
+) -> SupervisionReport:
     """The one long-running task: reconcile, then supervise every order."""
     progress = ProgressArtifact(key=artifact_key("progress", open_runtime(params).rebalance_id))
 
@@ -114,7 +116,7 @@ def execute(params: RebalanceParams, plans: Sequence[OrderPlan]) -> SupervisionR
         if _progress_listener is not None:
             _progress_listener(done, total)
 
-    return pipeline.execute(open_runtime(params), plans, on_progress=on_progress)
+    return pipeline.execute(open_runtime(params), plans, pairs, on_progress=on_progress)
 
 
 @task(name="allocate", **_STEP)

@@ -13,7 +13,7 @@ from lib.policy import ExecutionPolicy
 from lib.runtime import Runtime
 from lib.store import AllocationRecord
 from lib.supervisor import SupervisionReport, supervise
-from lib.types import MarketDataSnapshot, OrderIntent, OrderPlan
+from lib.types import MarketDataSnapshot, OrderIntent, OrderPlan, PairGroup
 
 __all__ = ["AllocationReport", "allocate", "execute"]
 
@@ -21,6 +21,7 @@ __all__ = ["AllocationReport", "allocate", "execute"]
 def execute(
     rt: Runtime,
     plans: Sequence[OrderPlan],
+    pairs: Sequence[PairGroup] = (),
     *,
     on_progress: Callable[[int, int], None] | None = None,
     checkpoint: Callable[[str], None] | None = None,
@@ -51,6 +52,8 @@ def execute(
         market_data=rt.broker.get_market_data,
         instruments=rt.registry,
         prior_attempt=prior,
+        pairs=pairs,
+        policy=policy,
         on_progress=on_progress,
         checkpoint=checkpoint,
     )

@@ -41,7 +41,7 @@ def run(rid: str, state: str, db_url: str, schema: str | None, crash_at: str | N
     ctx = P.market_context(rt, intents)
     risk = P.pre_trade_risk(rt, intents, ctx)
     plans = P.make_plans(rt, risk.approved, ctx)
-    report = P.execute(rt, plans.plans, checkpoint=checkpoint)
+    report = P.execute(rt, plans.plans, gate.pairs, checkpoint=checkpoint)
     checkpoint("before_allocate")
     P.allocate(rt, netting, legs, report, prepared.prices)
     return {r.intent_id: r.filled_quantity for r in report.results}

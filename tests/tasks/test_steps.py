@@ -125,13 +125,16 @@ def test_make_plans_rejects_stale_quotes(params: RebalanceParams) -> None:
 
 
 def test_execute_supervises_to_completion_and_rerun_is_a_no_op(params: RebalanceParams) -> None:
-    rt, *_, plans = _upto_plans(params)
-    report = steps.execute.fn(params, plans.plans)
+    rt, _, gate, *_, plans = _upto_plans(params)
+    report = steps.execute.fn(params, plans.plans, gate.pairs)
+    (pair,) = report.pairs  # the QQQ/IWM legs went out together, protected
+    assert pair.group_id == "qqq_iwm" and pair.completed and pair.hedge_position == 0
+    assert {leg.symbol for leg in pair.legs} == {"QQQ", "IWM"}
     assert {r.symbol: r.filled_quantity for r in report.results} == {
         "ES": 2, "SPY": 2000, "TLT": 3000, "DIS": 8000, "QQQ": 600, "IWM": 1400}
     assert rt.broker.get_open_orders() == []
-    again = steps.execute.fn(params, plans.plans)
-    assert again.attempt == report.attempt + 1 and again.orders_sent == 0
+    again = steps.execute.fn(params, plans.plans, gate.pairs)
+    assert again.attempt == report.attempt + 1 and again.orders_sent == 0 and again.pairs == ()
     assert [r.filled_quantity for r in again.results] == [r.filled_quantity for r in report.results]
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from lib.basket import BasketExecutor, NettingResult
-from lib.calendars import get_market_calendar
+from lib.calendars import MarketCalendar, get_market_calendar
 from lib.errors import MarketDataRejected, PlanRejected, RejectReason
 from lib.liquidity import LiquidityEstimator
 from lib.policy import ExecutionPolicy
@@ -225,6 +225,17 @@ def _record_blocks(rt: Runtime, blocks: Sequence[RiskBlock]) -> None:
         )
 
 
+def _remaining_session_seconds(cal: MarketCalendar, now: datetime) -> float | None:
+    """Seconds to the close of the session containing ``now`` (None outside
+    one). Sessions that open the evening before (CME) belong to the next
+    trade date, so both dates are tried."""
+    for day in (now.date(), now.date() + timedelta(days=1)):
+        session = cal.session(day)
+        if session is not None and session[0] <= now < session[1]:
+            return (session[1] - now).total_seconds()
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class PlanSet:
     """Plans ready to send, and intents that got no plan (with the reason)."""
@@ -256,8 +267,7 @@ def make_plans(
         cal = get_market_calendar(inst.calendar)
         now = rt.clock.now()
         phase = cal.session_phase(now, rt.settings.execution)
-        session = cal.session(now.date())
-        remaining = (session[1] - now).total_seconds() if session and session[1] > now else None
+        remaining = _remaining_session_seconds(cal, now)
         try:
             plan = policy.create_plan(
                 intent, ctx.snapshots[intent.symbol], ctx.adv.get(intent.symbol),
@@ -272,7 +282,11 @@ def make_plans(
             blocks.extend(report.blocks)
             rejected[intent.intent_id] = "; ".join(b.detail for b in report.blocks)
             continue
-        rt.ledger.record_plan(rt.rebalance_id, plan)
+        row, created = rt.ledger.record_plan(rt.rebalance_id, plan)
+        if not created:
+            # A rerun prices and collars the residual off today's quotes, but
+            # slippage is measured against the FIRST run's arrival mid.
+            plan = replace(plan, arrival_mid=row.arrival_mid)
         plans.append(plan)
     _record_blocks(rt, blocks)
     return PlanSet(tuple(plans), rejected, tuple(blocks))

@@ -39,6 +39,9 @@ def test_flow_executes_records_and_reruns_idempotently(flow_params: RebalancePar
     again = rebalance(flow_params)
     assert again["rerun"] and again["orders_sent"] == 0 and again["attempt"] == 1
     assert {r["symbol"]: r["filled"] for r in again["results"]} == FILLED
+    # Slippage stays measured against the first run's arrival mid.
+    assert [r["slippage_bps"] for r in again["results"]] == pytest.approx(
+        [r["slippage_bps"] for r in out["results"]])
     rt = open_runtime(flow_params)
     assert len(rt.ledger.fills_for_rebalance("flow-test")) == len(fills)
     assert rt.ledger.sleeve_positions("trend") == {"ES": 2, "SPY": 3000, "TLT": -1000}

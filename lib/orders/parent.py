@@ -16,8 +16,9 @@ releases child ``i`` through the shared :class:`OrderManager` at
   of REJECTED or FAILED children is never rolled (a FAILED order may have filled
   at the broker; a rejected one would be rejected again), so the parent can
   never send more than its quantity.
-* Child limits: with a ``market_data(symbol)`` callable, each child is priced at
-  release from a fresh snapshot - the far touch (ask to buy, bid to sell),
+* Child limits: with a ``market_data(symbol)`` callable, each child of a
+  sliced plan is priced at release from a fresh snapshot - the far touch (ask
+  to buy, bid to sell; the near touch for PASSIVE_FIRST plans),
   rounded to the instrument tick when an instrument is given - then clamped into
   the *parent's* collar; a missing/NaN/crossed quote falls back to the plan's
   limit. Without the callable every child uses ``plan.limit_price``. A child's
@@ -196,13 +197,17 @@ class SliceExecutor:
         if not last and self.interval_seconds > 0:
             ttl = min(ttl, self.interval_seconds)
         limit = self._child_limit()
+        ladder = self._child_ladder(limit)
         child = replace(
             self.plan,
             intent=replace(self.plan.intent, quantity=quantity),
             limit_price=limit,
             ttl_seconds=ttl,
             replace_interval_seconds=min(self.plan.replace_interval_seconds, ttl),
-            reprice_ladder=self._child_ladder(limit),
+            reprice_ladder=ladder,
+            # A child keeps only the rungs beyond its own limit: it has no
+            # more replace attempts than rungs (a repricer indexes the ladder).
+            max_replace_attempts=min(self.plan.max_replace_attempts, len(ladder)),
             slices=None,
         )
         coid = make_client_order_id(self._rebalance_id, self.parent_id, index, self._attempt)
@@ -214,15 +219,18 @@ class SliceExecutor:
         plan = self.plan
         if plan.limit_price is None or plan.mode is PolicyMode.AUCTION_CLOSE:
             return plan.limit_price
-        if self._market_data is None:
-            return plan.limit_price
+        if self._market_data is None or plan.slices is None:
+            return plan.limit_price  # a single order: the plan was priced just now
         try:
             snap = self._market_data(plan.symbol)
         except BrokerError:
             return (
                 plan.limit_price
             )  # no fresh quote: the plan's own limit is still inside its collar
-        touch = snap.ask if plan.side is Side.BUY else snap.bid
+        # Marketable children take the far touch; passive-first children
+        # rest at the near touch (the ladder then makes them marketable).
+        far = plan.mode is not PolicyMode.PASSIVE_FIRST
+        touch = (snap.ask if far else snap.bid) if plan.side is Side.BUY else (snap.bid if far else snap.ask)
         bid, ask = snap.bid, snap.ask
         valid = all(p is not None and math.isfinite(p) and p > 0 for p in (touch, bid, ask))
         if not valid or touch is None or bid is None or ask is None or bid > ask:

@@ -6,9 +6,11 @@
   order improves the touch). The queue shrinks on exogenous trades printed at
   our price and by the per-second cancel share (applied lazily through a
   cumulative log factor, so a step costs O(orders at the touched levels)).
-* Trade-through: when the exogenous quote moves through our limit, or an
-  exogenous market order sweeps past our price, we are filled at our limit --
-  the adverse selection that a naive simulator misses.
+* Trade-through: when the exogenous quote moves strictly through our limit,
+  or an exogenous market order sweeps past our price, we are filled at our
+  limit -- the adverse selection that a naive simulator misses -- for at most
+  the displayed size of the new touch (quote) or the order's size (sweep) per
+  second; a quote equal to our limit is a locked market, not a fill.
 
 Resting orders are indexed by (side, price in ticks) with a sorted key list
 per side, so each step only visits the levels the market actually reached.
@@ -182,6 +184,25 @@ def _fill_level(
     return total
 
 
+def _sweep_level(
+    book: RestingBook, side: int, key: int, sink: FillSink, cap: int | None, budget: int
+) -> int:
+    """Fill our orders at ``key`` in time priority with up to ``budget`` units
+    that traded through the level (no queue ahead: the price went past it).
+    Returns the quantity filled."""
+    total = 0
+    for o in list(book.levels[side].get(key, [])):
+        n = _capped(min(o.remaining, budget - total), cap)
+        if n > 0:
+            sink(o, n, key, "add")
+            total += n
+        if o.remaining <= 0:
+            book.remove(o)
+        if total >= budget:
+            break
+    return total
+
+
 def match_step(
     res: StepResult, market: InstrumentMarket, book: RestingBook, sink: FillSink, cap: int | None
 ) -> None:
@@ -192,12 +213,17 @@ def match_step(
         o.taker_pending = False
         match_arrival(o, market, book, sink, cap)
     q = res.quote
-    # quote trade-through: buys at or above the new ask, sells at or below the new bid
-    for side, bound in ((1, q.ask_ticks), (-1, q.bid_ticks)):
+    # Quote trade-through: the new ask is strictly below our resting buy (the
+    # new bid above our sell). Those sellers would have traded with us first,
+    # but only for what they show: the sweep is capped at the displayed size
+    # of the new touch, per second. A quote merely equal to our limit is a
+    # locked market: our queue position decides (exogenous trades below).
+    for side, bound, sizes in ((1, q.ask_ticks, q.ask_sizes), (-1, q.bid_ticks, q.bid_sizes)):
+        budget = sizes[0] if sizes else 0
         for key in book.best_first(side):
-            if (key - bound) * side < 0:
+            if (key - bound) * side <= 0 or budget <= 0:
                 break
-            _fill_level(book, side, key, sink, cap, None)
+            budget -= _sweep_level(book, side, key, sink, cap, budget)
     for t in res.trades:
         side = -t.side  # a seller (-1) hits our buys (+1)
         touch = q.bid_ticks if side > 0 else q.ask_ticks
@@ -214,7 +240,9 @@ def match_step(
                         left -= n
                     if o.remaining <= 0:
                         book.remove(o)
-            elif key != last:
-                _fill_level(book, side, key, sink, cap, None)
+            elif key != last:  # the sweep went past our price: we trade first
+                left -= _sweep_level(book, side, key, sink, cap, left)
+                if left <= 0:
+                    break
             else:
                 _fill_level(book, side, key, sink, cap, last_qty)

@@ -127,8 +127,44 @@ def test_child_limits_from_fresh_snapshot_inside_parent_collar(
     limits = [broker.orders[cid(i)].request.limit_price for i in range(3)]
     assert limits == [100.05, COLLAR[1], 100.02]
     assert all(COLLAR[0] <= p <= COLLAR[1] for p in limits if p is not None)
-    # the child keeps only rungs more aggressive than its own limit
+    # the child keeps only rungs more aggressive than its own limit ...
     assert parent.children[0].plan.reprice_ladder == (100.06, 100.07, 100.08)
+    # ... and no more replace attempts than it has rungs (a repricer indexes them)
+    assert parent.children[0].plan.max_replace_attempts == 0  # the plan allowed 0
+
+
+def test_child_replace_attempts_never_exceed_its_ladder(
+    manager: OrderManager, broker: FakeBroker, clock: VirtualClock, instruments: InstrumentRegistry
+) -> None:
+    plan = make_plan(Side.BUY, 200, slices=twap((100, 100), interval=200.0))
+    feed = lambda s: MarketDataSnapshot("SPY", bid=100.03, ask=100.05)  # noqa: E731
+    parent = SliceExecutor(manager, clock, plan, rebalance_id="RB1", market_data=feed,
+                           instrument=instruments["SPY"])
+    parent.run()
+    child = parent.children[0].plan
+    assert child.reprice_ladder == (100.06, 100.07, 100.08)
+    assert child.max_replace_attempts == 3 and parent.children[0].replace_count == 3
+
+
+def test_passive_first_children_rest_at_the_near_touch(
+    manager: OrderManager, broker: FakeBroker, clock: VirtualClock, instruments: InstrumentRegistry
+) -> None:
+    plan = make_plan(Side.BUY, 200, slices=twap((100, 100)), mode=PolicyMode.PASSIVE_FIRST)
+    feed = lambda s: MarketDataSnapshot("SPY", bid=99.99, ask=100.01)  # noqa: E731
+    for i in range(2):
+        broker.script_fills(cid(i), ScriptedFill(after_seconds=1))
+    SliceExecutor(manager, clock, plan, rebalance_id="RB1", market_data=feed,
+                  instrument=instruments["SPY"]).run()
+    assert [broker.orders[cid(i)].request.limit_price for i in range(2)] == [99.99, 99.99]
+
+
+def test_a_single_order_keeps_the_plan_limit(
+    manager: OrderManager, broker: FakeBroker, clock: VirtualClock
+) -> None:
+    plan = make_plan(Side.BUY, 100, mode=PolicyMode.PASSIVE_FIRST, limit=99.99)
+    feed = lambda s: MarketDataSnapshot("SPY", bid=99.99, ask=100.01)  # noqa: E731
+    SliceExecutor(manager, clock, plan, rebalance_id="RB1", market_data=feed).start()
+    assert broker.orders[cid(0)].request.limit_price == 99.99
 
 
 def test_market_data_error_falls_back_to_plan_limit(

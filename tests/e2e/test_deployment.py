@@ -109,3 +109,22 @@ def test_deploy_trigger_and_worker_run(server: dict[str, str], tmp_path: Path) -
         db.close()
     assert status == ("done",)
     assert orders >= 3 and filled == 2 + 2000 + 4000  # ES 2, SPY net 2000, TLT 4000
+
+    # What the UI's Retry does: the same flow run goes back to Scheduled and a
+    # worker runs it again. It reconciles with the broker and sends nothing.
+    retry = httpx.post(f"{api}/flow_runs/{run_id}/set_state", timeout=10,
+                       json={"state": {"type": "SCHEDULED", "name": "Retrying"}, "force": True})
+    assert retry.status_code in (200, 201), retry.text
+    _cli(env, "worker", "start", "--pool", "afx-process", "--run-once", timeout=300)
+    state = httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()["state"]
+    assert state["type"] == "COMPLETED", json.dumps(state)[:2000]
+    db = sqlite3.connect(tmp_path / "ledger.sqlite")
+    try:
+        orders_after = db.execute(
+            "select count(*) from orders where rebalance_id='e2e-deploy'").fetchone()[0]
+        filled_after = db.execute(
+            "select sum(f.quantity) from fills f join orders o using (client_order_id) "
+            "where o.rebalance_id='e2e-deploy'").fetchone()[0]
+    finally:
+        db.close()
+    assert (orders_after, filled_after) == (orders, filled)

@@ -16,12 +16,27 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from flows.report import dry_run_markdown, run_markdown, summary_dict
+from lib.notify import Notifier, failure_message
 from lib.params import RebalanceParams
 from tasks import steps
 from tasks.progress import artifact_key
 
 
-@flow(name="rebalance", log_prints=True, validate_parameters=True)
+def alert_failure(flow: Any, flow_run: Any, state: Any) -> None:
+    """on_failure hook: a failed or crashed rebalance pages through apprise."""
+    params = (flow_run.parameters or {}).get("params") or {}
+    rid = params.get("rebalance_id") or flow_run.name
+    message = failure_message(str(rid), "flow", state.message or state.name)
+    Notifier.from_env().send(message)
+
+
+@flow(
+    name="rebalance",
+    log_prints=True,
+    validate_parameters=True,
+    on_failure=[alert_failure],
+    on_crashed=[alert_failure],
+)
 def rebalance(params: RebalanceParams) -> dict[str, Any]:
     """Execute one rebalance described by ``params`` (see lib/params.py)."""
     prepared = steps.prepare_trades(params)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from prefect.client.orchestration import get_client
 
 from flows.rebalance import rebalance
+from lib.errors import InputError
 from lib.params import RebalanceParams
 from lib.runtime import clear_runtimes, open_runtime
 
@@ -89,3 +92,20 @@ def test_prefect_variable_kill_switch_blocks_all_submission(flow_params: Rebalan
     rt = open_runtime(params)
     assert rt.broker.get_executions() == [] and rt.broker.get_open_orders() == []
     assert {b.control for b in rt.ledger.risk_blocks_for_rebalance("flow-killed")} == {"kill_switch"}
+
+
+@pytest.mark.parametrize("ledger_db", ["sqlite"], indirect=True)
+def test_a_failed_rebalance_is_alerted(
+    flow_params: RebalanceParams, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.helpers import CaptureServer
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sleeves: {trend: {trades: [{symbol: SPY, side: BUY, quantity: 1.5}]}}\n")
+    with CaptureServer() as server:
+        monkeypatch.setenv("EXEC_APPRISE_URLS", f"json://127.0.0.1:{server.port}/alerts")
+        params = flow_params.model_copy(update={"targets": str(bad), "rebalance_id": "flow-bad"})
+        with pytest.raises(InputError, match="quantity"):
+            rebalance(params)
+    (post,) = [r.json() for r in server.requests]
+    assert "flow-bad FAILED" in post["title"] and "quantity" in post["message"]

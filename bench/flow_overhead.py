@@ -104,7 +104,8 @@ def bench_flows(sizes: list[int], repeats: int, folder: Path) -> list[dict[str, 
         for r in range(repeats):
             clear_runtimes()
             params = RebalanceParams(targets=str(targets), settings=str(settings),
-                                     rebalance_id=f"ovh-{n}-{r}", sim_start=START)
+                                     rebalance_id=f"ovh-{n}-{r}", sim_start=START,
+                                     sim_persist=False)
             t0 = time.perf_counter()
             out = rebalance(params)
             walls.append(time.perf_counter() - t0)

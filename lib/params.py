@@ -30,7 +30,8 @@ class RebalanceParams(BaseModel):
     settings: path of settings.yaml.
     mode: force a policy mode for every order (e.g. ``auction_close`` for the close deployment).
     sim_state: SimBroker state file (default ``var/sim/<rebalance_id>.json``), so a rerun
-      in another process meets the same simulated broker.
+      in another process meets the same simulated broker. sim_persist false keeps the
+      simulated broker in memory only (benchmarks: the state file is rewritten on every order).
     sim_seed: simulator seed. sim_start: virtual start time (tz-aware); default the next
       regular NYSE session at 10:30 New York.
     """
@@ -45,5 +46,6 @@ class RebalanceParams(BaseModel):
     settings: str = "config/settings.yaml"
     mode: PolicyMode | None = None
     sim_state: str | None = None
+    sim_persist: bool = True
     sim_seed: Annotated[int, Field(ge=0)] = 7
     sim_start: datetime | None = None

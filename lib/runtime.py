@@ -10,6 +10,7 @@ its state in a file so a rerun in another process meets the same broker;
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -98,12 +99,16 @@ def _open_broker(params: RebalanceParams, registry: InstrumentRegistry, state: P
         )
     from lib.sim.presets import make_sim_broker
 
-    saved = _saved_sim_time(state)
+    saved = _saved_sim_time(state) if params.sim_persist else None
     start = saved or params.sim_start or default_sim_start(SystemClock().now())
     clock = VirtualClock(start.astimezone(UTC))
-    state.parent.mkdir(parents=True, exist_ok=True)
+    if params.sim_persist:
+        state.parent.mkdir(parents=True, exist_ok=True)
     broker = make_sim_broker(
-        "demo", clock, seed=params.sim_seed, state_path=state, instruments=registry, symbols=None
+        "demo", clock, seed=params.sim_seed, state_path=state if params.sim_persist else None,
+        instruments=registry, symbols=None,
+        # exec ids stay unique across in-memory books of different rebalances
+        book_id=hashlib.sha256(state.name.encode()).hexdigest()[:8],
     )
     return clock, broker
 

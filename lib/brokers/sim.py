@@ -60,6 +60,7 @@ class SimBroker:
         config: SimConfig | None = None,
         instruments: InstrumentRegistry | None = None,
         state_path: str | Path | None = None,
+        book_id: str | None = None,
     ) -> None:
         self.clock = clock
         self.instruments = instruments if instruments is not None else load_instruments()
@@ -78,8 +79,9 @@ class SimBroker:
             # Exec ids must be unique across separate simulated books (the ledger
             # keys fills on them, as IB's execIds are): a deterministic book id
             # from the start time and the state file name tells books apart.
+            # ``book_id`` (e.g. derived from the rebalance id) names an in-memory book.
             tag = f"{clock.now().isoformat()}|{self.state_path.name if self.state_path else ''}"
-            self.book_id = hashlib.sha256(tag.encode()).hexdigest()[:8]
+            self.book_id = book_id or hashlib.sha256(tag.encode()).hexdigest()[:8]
         self.sim.fill_listeners.append(self._on_fill)
         if self.clock.now() < self.sim.time_of(self.sim.now_s):
             raise ValueError(

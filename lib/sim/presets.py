@@ -77,6 +77,7 @@ def make_sim_broker(
     seed: int = 0,
     state_path: str | Path | None = None,
     instruments: InstrumentRegistry | None = None,
+    book_id: str | None = None,
     **overrides: Any,
 ) -> SimBroker:
     """A SimBroker on a preset market (resumes from ``state_path`` if it exists)."""
@@ -85,4 +86,4 @@ def make_sim_broker(
     cfg = preset_config(preset, seed, **overrides)
     if state_path is not None and Path(state_path).exists():
         return SimBroker(clock, None, instruments, state_path)
-    return SimBroker(clock, cfg, instruments, state_path)
+    return SimBroker(clock, cfg, instruments, state_path, book_id=book_id)

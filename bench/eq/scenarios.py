@@ -76,13 +76,19 @@ def run_pair(
     jump_bps: float = 0.0,
     jump_after_s: float = 3.0,
     use_pair_executor: bool = False,
+    hedge_symbol: str | None = None,
 ) -> PairOutcome:
     """Buy ``legs[0]``, sell ``legs[1]`` concurrently with the layer's policy:
     as two plain plans under ``supervise`` or (``use_pair_executor``) through
-    lib.pair.PairExecutor on an OrderManager (legs must be unsliced there)."""
+    lib.pair.PairExecutor on an OrderManager (legs must be unsliced there),
+    optionally with a temporary hedge in ``hedge_symbol`` (counted in the
+    unhedged notional)."""
     clock = VirtualClock(_OPEN)
     broker = SimBroker(
-        clock, bench_config(seed, impact_y=BENCH_IMPACT_Y, symbols=legs, session_offset_s=0.0), registry
+        clock,
+        bench_config(seed, impact_y=BENCH_IMPACT_Y, session_offset_s=0.0,
+                     symbols=legs + ((hedge_symbol,) if hedge_symbol else ())),
+        registry,
     )
     clock.advance(arrival_s)
     policy = ExecutionPolicy(config, registry, clock)
@@ -101,14 +107,15 @@ def run_pair(
         ))  # fmt: skip
     t0 = clock.now()
     state = {"max": 0.0, "integral": 0.0, "jumped": False}
-    mults = {s: registry[s].multiplier for s in legs}
+    book = legs + ((hedge_symbol,) if hedge_symbol else ())
+    mults = {s: registry[s].multiplier for s in book}
 
     def track(start: datetime, end: datetime) -> None:
         if jump_bps and not state["jumped"] and (end - t0).total_seconds() >= jump_after_s:
             # the sell leg's market drops away from its limit (against the seller)
             broker.sim.markets[legs[1]].latent *= 1.0 - jump_bps / 1e4
             state["jumped"] = True
-        u = abs(sum(broker.positions.get(s, 0) * broker.sim.mid(s) * mults[s] for s in legs))
+        u = abs(sum(broker.positions.get(s, 0) * broker.sim.mid(s) * mults[s] for s in book))
         state["max"] = max(state["max"], u)
         state["integral"] += u * (end - start).total_seconds()
 
@@ -122,7 +129,7 @@ def run_pair(
         manager = OrderManager(broker, clock, config, repricer=repricer, market_data=broker.get_market_data)
         with manager:
             pex = PairExecutor(manager, clock, config, policy, broker.get_market_data)
-            group = PairGroup("g", legs=tuple(p.intent for p in plans), hedge_symbol=None)
+            group = PairGroup("g", legs=tuple(p.intent for p in plans), hedge_symbol=hedge_symbol)
             pex.execute(group, {p.intent.intent_id: p for p in plans}, "pair",
                         timeout_seconds=max(p.ttl_seconds for p in plans) + 60.0)  # fmt: skip
         events, tickets = manager.events, manager.tickets
@@ -130,7 +137,7 @@ def run_pair(
         for t in tickets:
             filled[t.plan.intent.intent_id] = filled.get(t.plan.intent.intent_id, 0) + t.filled_quantity
         rates = tuple(filled.get(p.intent.intent_id, 0) / p.quantity for p in plans)
-        executor = "lib.pair.PairExecutor (concurrent, no hedge symbol)"
+        executor = f"lib.pair.PairExecutor (concurrent, hedge {hedge_symbol or 'none'})"
     else:
         journal = RecordingJournal()
         rep = supervise(

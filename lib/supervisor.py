@@ -202,6 +202,7 @@ def supervise(
     if policy is not None:
         work.extend(hedge_unwinds(rebalance_id, rec, pairs, policy, market_data))
     fills_seen = 0
+    journaled: set[str] = set()  # exec ids already committed by this run
 
     def on_event(ev: OrderEvent) -> None:
         nonlocal fills_seen
@@ -227,8 +228,9 @@ def supervise(
             jr.record_order_events([ev])
         if ev.kind is OrderEventKind.FILL:
             for f in transport.get_executions(ev.client_order_id):
-                if f.client_order_id == ev.client_order_id:
+                if f.client_order_id == ev.client_order_id and f.exec_id not in journaled:
                     jr.record_fill(f)
+                    journaled.add(f.exec_id)
             fills_seen += 1
             if fills_seen == 1:
                 hook("mid_fills")
@@ -300,8 +302,9 @@ def supervise(
         f for f in transport.get_executions(f"{rebalance_id}:")
         if parse_client_order_id(rebalance_id, f.client_order_id) is not None
     ]
-    for f in executions:
-        jr.record_fill(f)
+    for f in executions:  # earlier runs' fills, and any this run saw only at the end
+        if f.exec_id not in journaled:
+            jr.record_fill(f)
     results = tuple(
         _result(plan, executions, manager, rebalance_id, clock, instruments) for plan in plans
     )

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from lib.basket import BasketExecutor, NettingResult, SleeveAllocation
 from lib.errors import MarketDataRejected
 from lib.orders.requests import ladder_repricer
+from lib.orders.states import OrderState, can_transition, state_from_broker
 from lib.policy import ExecutionPolicy
 from lib.runtime import Runtime
 from lib.store import AllocationRecord
 from lib.supervisor import SupervisionReport, supervise
 from lib.types import MarketDataSnapshot, OrderIntent, OrderPlan, PairGroup
 
-__all__ = ["AllocationReport", "allocate", "execute"]
+__all__ = ["AllocationReport", "allocate", "execute", "settle_ledger_orders"]
 
 
 def execute(
@@ -41,7 +42,7 @@ def execute(
         return ladder_repricer(plan, attempt, snap)
 
     prior = max((o.attempt for o in rt.ledger.orders_for_rebalance(rt.rebalance_id)), default=-1)
-    return supervise(
+    report = supervise(
         plans,
         transport=rt.broker,
         clock=rt.clock,
@@ -57,6 +58,43 @@ def execute(
         on_progress=on_progress,
         checkpoint=checkpoint,
     )
+    settle_ledger_orders(rt)
+    return report
+
+
+def settle_ledger_orders(rt: Runtime) -> int:
+    """Bring the ledger's open orders of this rebalance to what the broker says.
+
+    Orders of a crashed earlier run stay non-terminal in the ledger (their last
+    known state) until someone asks the broker; this does, after supervision:
+    a terminal broker status becomes the ledger status, and an order the
+    broker never received (a crash between the write-ahead commit and the
+    send) becomes FAILED. Returns how many orders changed.
+    """
+    open_orders = rt.ledger.open_orders_for_rebalance(rt.rebalance_id)
+    if not open_orders:
+        return 0
+    statuses = rt.broker.get_order_statuses([o.client_order_id for o in open_orders])
+    now = rt.clock.now()
+    changed = 0
+    for order in open_orders:
+        current = OrderState(order.status)
+        update = statuses.get(order.client_order_id)
+        if update is None:
+            target, detail = OrderState.FAILED, "reconciled: the broker never received this order"
+        elif update.is_terminal:
+            target = state_from_broker(
+                update.status, current, filled_quantity=update.filled_quantity,
+                quantity=update.quantity,
+            )
+            detail = f"reconciled with broker status {update.status.value}"
+        else:
+            continue  # still working: supervise cancels leftovers, so this is rare
+        if target is not current and can_transition(current, target):
+            rt.ledger.record_order_event(order.client_order_id, current.value, target.value, now,
+                                         detail, kind="reconciled")
+            changed += 1
+    return changed
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,10 @@ def _check(rid: str, state: Path, url: str, schema: str | None) -> None:
     repo = LedgerRepository(make_session_factory(engine), clock)
     ledger_fills = {f.exec_id for f in repo.fills_for_rebalance(rid)}
     assert ledger_fills == {f.exec_id for f in execs}
+    # The crashed run's orders are settled too: nothing in the ledger looks open.
+    assert [o.client_order_id for o in repo.open_orders_for_rebalance(rid)] == []
+    ledger_filled = sum(o.filled_quantity for o in repo.orders_for_rebalance(rid))
+    assert ledger_filled == sum(EXPECTED.values())
     books = {(s, sym): q for s in ("trend", "carry", "value", "relval")
              for sym, q in repo.sleeve_positions(s).items() if q}
     assert books == BOOKS

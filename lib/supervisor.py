@@ -203,6 +203,16 @@ def supervise(
         work.extend(hedge_unwinds(rebalance_id, rec, pairs, policy, market_data))
     fills_seen = 0
     journaled: set[str] = set()  # exec ids already committed by this run
+    # Order events are committed once per poll cycle, not one transaction
+    # each; the order row (write-ahead, before the send) and every fill are
+    # still committed on their own at once. Events of a crashed cycle are lost,
+    # and the next run settles those orders' statuses against the broker.
+    pending: list[OrderEvent] = []
+
+    def flush() -> None:
+        if pending:
+            jr.record_order_events(pending)
+            pending.clear()
 
     def on_event(ev: OrderEvent) -> None:
         nonlocal fills_seen
@@ -225,7 +235,7 @@ def supervise(
                 attempt=attempt,
             )
         if ev.client_order_id != "*":
-            jr.record_order_events([ev])
+            pending.append(ev)
         if ev.kind is OrderEventKind.FILL:
             for f in transport.get_executions(ev.client_order_id):
                 if f.client_order_id == ev.client_order_id and f.exec_id not in journaled:
@@ -273,6 +283,7 @@ def supervise(
             )
             parents.append(ex)
             ex.start()
+        flush()
         hook("after_submit")
         started = clock.now()
         total = len(parents) + len(groups)
@@ -282,6 +293,7 @@ def supervise(
                 ex.step()
             if pair_ex is not None:
                 pair_ex.step()
+            flush()
             done = sum(1 for ex in parents if ex.done) + sum(
                 1 for e in (pair_ex.executions if pair_ex else ()) if e.done
             )
@@ -297,6 +309,7 @@ def supervise(
                 manager.cancel_all()
                 break
             clock.sleep(poll_interval_seconds)
+    flush()  # what shutdown's final cancels and polls produced
     hook("after_fills")
     executions = [
         f for f in transport.get_executions(f"{rebalance_id}:")

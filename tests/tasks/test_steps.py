@@ -133,6 +133,11 @@ def test_execute_supervises_to_completion_and_rerun_is_a_no_op(params: Rebalance
     assert {r.symbol: r.filled_quantity for r in report.results} == {
         "ES": 2, "SPY": 2000, "TLT": 3000, "DIS": 8000, "QQQ": 600, "IWM": 1400}
     assert rt.broker.get_open_orders() == []
+    # Every order's history is in the ledger, from the send to its fill.
+    for order in rt.ledger.orders_for_rebalance("task-test"):
+        events = rt.ledger.order_events(order.client_order_id)
+        assert events[0].kind == "submit_sent" and events[-1].to_state == order.status
+        assert order.status in ("FILLED", "EXPIRED", "CANCELLED")
     again = steps.execute.fn(params, plans.plans, gate.pairs)
     assert again.attempt == report.attempt + 1 and again.orders_sent == 0 and again.pairs == ()
     assert [r.filled_quantity for r in again.results] == [r.filled_quantity for r in report.results]

@@ -10,7 +10,7 @@ request per (sleeve, symbol) (a sleeve that buys 100 and sells 30 asks for
 +70). The sleeves' requests are then summed into one signed net per symbol;
 the net becomes ONE intent for the market (``sleeve=None``); the rest of the
 requests offset each other and are an *internal cross* booked at the arrival
-mid by :meth:`BasketExecutor.allocate`.
+mid by :meth:`BasketExecutor.allocate` (the arithmetic is in lib/allocation.py).
 
 Min notional. A net whose notional is below ``min_trade_notional_usd`` is
 dropped and reported (:class:`DroppedTrade`); its sleeves' requests stay in the
@@ -34,6 +34,15 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TypeVar
 
+# Allocation lives in lib/allocation.py (SleeveAllocation and largest_remainder
+# are re-exported here, where callers of the seed's API look for them).
+from lib.allocation import (
+    SleeveAllocation,
+    checked_execution,
+    checked_mid,
+    largest_remainder,
+    split_symbol,
+)
 from lib.config import ExecutionConfig
 from lib.errors import InputError
 from lib.instruments import InstrumentRegistry
@@ -203,64 +212,11 @@ class NettingResult:
         return tuple(r for d in self.dropped for r in d.requests)
 
 
-@dataclass(frozen=True, slots=True)
-class SleeveAllocation:
-    """What one sleeve got in one symbol.
-
-    allocated_qty = crossed_qty (internal cross at crossed_price, the arrival
-    mid) + executed_qty (share of the net order's fills at executed_price).
-    avg_price is the blended price of the whole allocation (None if nothing).
-    """
-
-    sleeve: str
-    symbol: str
-    side: Side
-    requested_qty: int
-    allocated_qty: int
-    avg_price: float | None
-    crossed_qty: int
-    crossed_price: float | None
-    executed_price: float | None = None
-
-    @property
-    def executed_qty(self) -> int:
-        return self.allocated_qty - self.crossed_qty
-
-    @property
-    def unfilled_qty(self) -> int:
-        return self.requested_qty - self.allocated_qty
-
-    @property
-    def signed_allocated(self) -> int:
-        return self.side.sign * self.allocated_qty
-
-
 def priority_key(inst: Instrument) -> tuple[int, float, str]:
     """Sort key: FUT, FX_FUT, ETF by ADV notional descending, STK; then symbol."""
     rank = _CLASS_RANK.get(inst.asset_class, len(_CLASS_RANK))
     adv_notional = inst.profile.adv * inst.profile.price * inst.multiplier
     return rank, (-adv_notional if inst.asset_class is AssetClass.ETF else 0.0), inst.symbol
-
-
-def largest_remainder(total: int, weights: Sequence[int]) -> list[int]:
-    """Split ``total`` units pro-rata to ``weights`` in integers summing exactly
-    to ``total`` (Hamilton's method, exact integer arithmetic). Leftover units
-    go to the largest remainders, ties to the earliest weight. Each share is
-    at most ceil(total * w / sum(weights)), so with total <= sum(weights) no
-    share exceeds its weight."""
-    weight_sum = sum(weights)
-    if total < 0 or any(w < 0 for w in weights):
-        raise ValueError("largest_remainder needs total >= 0 and weights >= 0")
-    if total == 0:
-        return [0] * len(weights)
-    if weight_sum == 0:
-        raise ValueError(f"cannot split {total} over zero weights")
-    shares = [total * w // weight_sum for w in weights]
-    leftover = total - sum(shares)
-    order = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % weight_sum), i))
-    for i in order[:leftover]:
-        shares[i] += 1
-    return shares
 
 
 def netting_savings_qty(result: NettingResult) -> int:
@@ -415,59 +371,17 @@ class BasketExecutor:
                 raise InputError("executions", None, symbol, "symbol was not in the netting result")
         out: list[SleeveAllocation] = []
         for symbol, sn in result.breakdown.items():
-            filled, fill_price = self._execution(sn, executions.get(symbol))
-            active = [r for r in sn.requests if r.signed_quantity != 0]
-            if not active:
-                continue
-            crossed_total = sn.crossed_quantity
-            mid = self._mid(symbol, arrival_mids) if crossed_total else None
-            net_sign = 1 if sn.net_signed_quantity > 0 else -1 if sn.net_signed_quantity < 0 else 0
-            majority = [r for r in active if r.signed_quantity * net_sign > 0]
-            minority = [r for r in active if r.signed_quantity * net_sign <= 0]
-
-            crossed: dict[str, int] = {r.sleeve: r.quantity for r in minority}
-            executed: dict[str, int] = {r.sleeve: 0 for r in minority}
-            if majority:
-                cross_shares = largest_remainder(crossed_total, [r.quantity for r in majority])
-                needs = [r.quantity - c for r, c in zip(majority, cross_shares, strict=True)]
-                fill_shares = largest_remainder(filled, needs)
-                for r, c, f in zip(majority, cross_shares, fill_shares, strict=True):
-                    crossed[r.sleeve], executed[r.sleeve] = c, f
-
-            for r in active:
-                c, f = crossed[r.sleeve], executed[r.sleeve]
-                out.append(_allocation(r, c, f, mid, fill_price))
+            limit = abs(sn.net_signed_quantity) if sn.status is NetStatus.EXECUTE else 0
+            filled, fill_price = checked_execution(
+                symbol, executions.get(symbol), limit, sn.status.value
+            )
+            mid = checked_mid(symbol, arrival_mids) if sn.crossed_quantity else None
+            out.extend(
+                split_symbol(sn.requests, sn.net_signed_quantity, sn.crossed_quantity,
+                             filled, fill_price, mid)
+            )
         return out
 
-    @staticmethod
-    def _execution(
-        sn: SymbolNetting, execution: tuple[int, float | None] | None
-    ) -> tuple[int, float | None]:
-        if execution is None:
-            return 0, None
-        filled, price = execution
-        if isinstance(filled, bool) or not isinstance(filled, int):
-            raise InputError(
-                "executions", None, sn.symbol, f"filled quantity must be int, got {filled!r}"
-            )
-        limit = abs(sn.net_signed_quantity) if sn.status is NetStatus.EXECUTE else 0
-        if not 0 <= filled <= limit:
-            raise InputError(
-                "executions",
-                None,
-                sn.symbol,
-                f"filled {filled} outside [0, {limit}] for a {sn.status.value} net",
-            )
-        if filled and (price is None or not math.isfinite(price) or price <= 0):
-            raise InputError("executions", None, sn.symbol, f"filled {filled} needs a price > 0")
-        return filled, (price if filled else None)
-
-    @staticmethod
-    def _mid(symbol: str, arrival_mids: Mapping[str, float]) -> float:
-        mid = arrival_mids.get(symbol)
-        if mid is None or not math.isfinite(mid) or mid <= 0:
-            raise InputError("arrival_mids", None, symbol, f"cross needs a mid > 0, got {mid!r}")
-        return float(mid)
 
 
 def _sleeve_requests(symbol: str, group: Sequence[OrderIntent]) -> tuple[SleeveRequest, ...]:
@@ -479,29 +393,3 @@ def _sleeve_requests(symbol: str, group: Sequence[OrderIntent]) -> tuple[SleeveR
         signed[sleeve] = signed.get(sleeve, 0) + intent.signed_quantity
         ids.setdefault(sleeve, []).append(intent.intent_id)
     return tuple(SleeveRequest(s, symbol, signed[s], tuple(ids[s])) for s in sorted(signed))
-
-
-def _allocation(
-    r: SleeveRequest, crossed: int, executed: int, mid: float | None, fill_price: float | None
-) -> SleeveAllocation:
-    side = r.side
-    if side is None:  # callers pass only non-zero requests
-        raise ValueError(f"{r.sleeve}/{r.symbol}: zero request has no allocation")
-    total = crossed + executed
-    avg: float | None = None
-    if total:
-        value = (crossed * mid if crossed and mid is not None else 0.0) + (
-            executed * fill_price if executed and fill_price is not None else 0.0
-        )
-        avg = value / total
-    return SleeveAllocation(
-        sleeve=r.sleeve,
-        symbol=r.symbol,
-        side=side,
-        requested_qty=r.quantity,
-        allocated_qty=total,
-        avg_price=avg,
-        crossed_qty=crossed,
-        crossed_price=mid if crossed else None,
-        executed_price=fill_price if executed else None,
-    )

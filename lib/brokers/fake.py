@@ -21,10 +21,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from lib.brokers.base import TERMINAL_BROKER_STATUSES, BrokerOrderStatus, OrderRequest, OrderUpdate
+from lib.brokers.fake_script import TRANSPORT_METHODS, FakeOrder, ScriptedFailure, ScriptedFill
 from lib.clock import Clock
 from lib.errors import (
     BrokerDisconnected,
@@ -36,74 +37,11 @@ from lib.errors import (
 )
 from lib.types import Fill, MarketDataSnapshot, OrderType, Side
 
+# FakeOrder, ScriptedFill and TRANSPORT_METHODS live in lib.brokers.fake_script;
+# re-exported here so callers keep importing them from this module.
 __all__ = ["FakeBroker", "FakeOrder", "ScriptedFill", "TRANSPORT_METHODS"]
 
-#: Method names accepted by :meth:`FakeBroker.fail_next`.
-TRANSPORT_METHODS = frozenset(
-    {
-        "submit_order",
-        "cancel_order",
-        "modify_order",
-        "get_order_status",
-        "get_order_statuses",
-        "get_market_data",
-        "get_positions",
-        "get_account_nav",
-        "get_open_orders",
-        "get_executions",
-    }
-)
-
 _EPS = timedelta(microseconds=1)
-
-
-@dataclass(frozen=True, slots=True)
-class ScriptedFill:
-    """One scripted execution.
-
-    after_seconds: since the order's first submission. quantity: shares or
-    contracts (None = everything still open, capped at what is open).
-    price: per unit (None = the order's limit at that moment). min_limit:
-    only fill once the limit is at or through this price (BUY limit >= it,
-    SELL limit <= it), e.g. "fills after the second reprice".
-    """
-
-    after_seconds: float = 0.0
-    quantity: int | None = None
-    price: float | None = None
-    min_limit: float | None = None
-
-
-@dataclass(slots=True)
-class FakeOrder:
-    """The fake broker's record of one order (mutable; tests may inspect it)."""
-
-    request: OrderRequest
-    broker_order_id: str
-    submitted_at: datetime
-    status: BrokerOrderStatus
-    limit_price: float | None
-    filled_quantity: int = 0
-    avg_fill_price: float = 0.0
-    scripts: list[ScriptedFill] = field(default_factory=list)
-    ack_due: datetime | None = None
-    cancel_due: datetime | None = None
-    reason: str | None = None
-
-    @property
-    def quantity(self) -> int:
-        return self.request.quantity
-
-    @property
-    def remaining(self) -> int:
-        return self.request.quantity - self.filled_quantity
-
-
-@dataclass(slots=True)
-class _Failure:
-    remaining: int
-    error: type[BrokerTransientError]
-    reached_broker: bool
 
 
 class FakeBroker:
@@ -137,7 +75,7 @@ class FakeBroker:
         self._rejects: dict[str, str] = {}
         self._modify_rejects: dict[str, str] = {}
         self._races: set[str] = set()
-        self._failures: dict[str, _Failure] = {}
+        self._failures: dict[str, ScriptedFailure] = {}
         self._connected = True
         self._quotes: dict[str, MarketDataSnapshot] = {}
         self._next_broker_id = 1
@@ -177,7 +115,7 @@ class FakeBroker:
         lost (a submit that timed out but created the order)."""
         if method not in TRANSPORT_METHODS:
             raise ValueError(f"unknown transport method {method!r}")
-        self._failures[method] = _Failure(times, error, reached_broker)
+        self._failures[method] = ScriptedFailure(times, error, reached_broker)
 
     def disconnect(self) -> None:
         """Every call raises BrokerDisconnected until :meth:`reconnect`."""
@@ -190,7 +128,7 @@ class FakeBroker:
         self._quotes[snapshot.symbol] = snapshot
 
     # ------------------------------------------------------------------ internals
-    def _gate(self, method: str) -> _Failure | None:
+    def _gate(self, method: str) -> ScriptedFailure | None:
         """Count the call; raise (or arm a post-effect raise) if scripted."""
         self.calls[method] += 1
         if not self._connected:
@@ -204,7 +142,7 @@ class FakeBroker:
         raise failure.error(f"fake broker: scripted {failure.error.__name__} on {method}")
 
     @staticmethod
-    def _after(failure: _Failure | None, method: str) -> None:
+    def _after(failure: ScriptedFailure | None, method: str) -> None:
         if failure is not None:
             raise failure.error(f"fake broker: {method} applied but the answer was lost")
 

@@ -57,6 +57,7 @@ def rebalance(params: RebalanceParams) -> dict[str, Any]:
     allocation = steps.allocate(params, netting, pair_legs, report, prepared)
     run = steps.analyse(params, report.results, netting, ctx)
     steps.send_alerts(params, run, blocks)
-    steps.export_metrics(params, report.results, planset.plans, netting, blocks, dict(planset.rejected))
+    steps.export_metrics(params, report.results, planset.plans, netting, blocks,
+                          dict(planset.reject_reasons))
     create_markdown_artifact(run_markdown(prepared, gate, netting, planset, blocks, report, run), key=key)
     return summary_dict(prepared, gate, netting, planset, blocks, report, allocation)

@@ -154,7 +154,7 @@ def export_metrics(
     plans: Sequence[OrderPlan],
     netting: NettingResult,
     blocks: Sequence[RiskBlock],
-    rejected: dict[str, str],
+    reject_reasons: dict[str, str],
 ) -> str:
-    res = pipeline.export_metrics(open_runtime(params), results, plans, netting, blocks, rejected)
+    res = pipeline.export_metrics(open_runtime(params), results, plans, netting, blocks, reject_reasons)
     return f"{res.target}: {'ok' if res.ok else res.detail}"

@@ -5,7 +5,7 @@ to read quotes, positions and NAV."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -238,11 +238,14 @@ def _remaining_session_seconds(cal: MarketCalendar, now: datetime) -> float | No
 
 @dataclass(frozen=True, slots=True)
 class PlanSet:
-    """Plans ready to send, and intents that got no plan (with the reason)."""
+    """Plans ready to send, and intents that got no plan: ``rejected`` holds
+    the message per intent, ``reject_reasons`` the policy's RejectReason code
+    for policy rejections (risk blocks are in ``blocks``)."""
 
     plans: tuple[OrderPlan, ...]
     rejected: Mapping[str, str]
     blocks: tuple[RiskBlock, ...]
+    reject_reasons: Mapping[str, str] = field(default_factory=dict)
 
 
 def make_plans(
@@ -259,6 +262,7 @@ def make_plans(
     )
     plans: list[OrderPlan] = []
     rejected: dict[str, str] = {}
+    reasons: dict[str, str] = {}
     blocks: list[RiskBlock] = []
     for intent in intents:
         if rt.params.mode is not None and intent.mode is None:
@@ -276,6 +280,7 @@ def make_plans(
             )
         except PlanRejected as exc:
             rejected[intent.intent_id] = str(exc)
+            reasons[intent.intent_id] = exc.reason.value
             continue
         report = checker.check_plan(plan)
         if not report.ok:
@@ -289,4 +294,4 @@ def make_plans(
             plan = replace(plan, arrival_mid=row.arrival_mid)
         plans.append(plan)
     _record_blocks(rt, blocks)
-    return PlanSet(tuple(plans), rejected, tuple(blocks))
+    return PlanSet(tuple(plans), rejected, tuple(blocks), reasons)

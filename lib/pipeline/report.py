@@ -118,7 +118,7 @@ def export_metrics(
     plans: Sequence[OrderPlan],
     netting: NettingResult,
     blocks: Sequence[RiskBlock],
-    rejected: Mapping[str, str],
+    reject_reasons: Mapping[str, str],
 ) -> ExportResult:
     """The seed's execution metrics for this run, pushed to the Pushgateway in
     ``EXEC_PUSHGATEWAY`` (grouped by rebalance) or written to var/metrics/."""
@@ -130,8 +130,8 @@ def export_metrics(
     record_netting_savings(m, netting.benefit.qty_saved)
     for b in blocks:
         record_risk_block(m, b.control)
-    for reason in rejected.values():
-        record_execution_rejected(m, reason.split(":")[-1].strip().split(" ")[0] or "unknown")
+    for reason in reject_reasons.values():  # policy rejections; risk blocks counted above
+        record_execution_rejected(m, reason)
     gateway = os.environ.get(ENV_PUSHGATEWAY)
     if gateway:
         return m.push(gateway, job="rebalance", grouping_key={"rebalance": rt.rebalance_id})

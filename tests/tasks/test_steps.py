@@ -117,11 +117,17 @@ def test_make_plans_records_plans_inside_collars(params: RebalanceParams) -> Non
 
 
 def test_make_plans_rejects_stale_quotes(params: RebalanceParams) -> None:
-    rt, _, _, _, _, _, ctx, risk, _ = _upto_plans(params)
+    rt, _, _, netting, _, _, ctx, risk, _ = _upto_plans(params)
     rt.clock.advance(120)  # the snapshots are now 120 s old (> max_data_age_seconds 30)
     planset = steps.make_plans.fn(params, risk.approved, ctx)
     assert planset.plans == ()
     assert all("stale_data" in why for why in planset.rejected.values())
+    assert set(planset.reject_reasons.values()) == {"stale_data"}
+    # Metrics count each policy rejection under its code.
+    out = steps.export_metrics.fn(params, [], [], netting, [], dict(planset.reject_reasons))
+    assert out.endswith(": ok")
+    prom = (rt.var_dir / "metrics" / "task-test.prom").read_text()
+    assert 'abstractfinance_execution_rejected_total{reason="stale_data"} 6.0' in prom
 
 
 def test_execute_supervises_to_completion_and_rerun_is_a_no_op(params: RebalanceParams) -> None:

@@ -76,22 +76,50 @@ class InputError(ExecutionError):
     The message names the file, the row (1-based, ``None`` for the whole file),
     the field and the rule broken. Formats without rows (YAML) pass
     ``location``, an item path such as ``sleeves.trend.trades[2] (line 9)``,
-    which then stands where the row would.
+    which then stands where the row would. ``also`` carries the file's further
+    problems: the message then lists every problem, one line each, and
+    ``problems`` is the whole tuple (this error first).
     """
 
     def __init__(
-        self, file: str, row: int | None, field: str, rule: str, *, location: str | None = None
+        self,
+        file: str,
+        row: int | None,
+        field: str,
+        rule: str,
+        *,
+        location: str | None = None,
+        also: tuple[InputError, ...] = (),
     ) -> None:
         self.file = file
         self.row = row
         self.field = field
         self.rule = rule
         self.location = location
+        self.also = tuple(p for a in also for p in a.problems)
         if location is not None:
             where = location
         else:
             where = f"row {row}" if row is not None else "file"
-        super().__init__(f"{file}: {where}: {field}: {rule}")
+        lines = [f"{file}: {where}: {field}: {rule}", *(str(p) for p in self.also)]
+        super().__init__("\n".join(lines))
+
+    @property
+    def problems(self) -> tuple[InputError, ...]:
+        """Every problem, this one first (each with no ``also`` of its own)."""
+        if not self.also:
+            return (self,)
+        single = InputError(self.file, self.row, self.field, self.rule, location=self.location)
+        return (single, *self.also)
+
+    @classmethod
+    def combine(cls, errors: tuple[InputError, ...] | list[InputError]) -> InputError:
+        """One error listing every problem of ``errors`` (in order; not empty)."""
+        first, *rest = errors
+        return cls(
+            first.file, first.row, first.field, first.rule,
+            location=first.location, also=(*first.also, *rest),
+        )
 
 
 class UnknownInstrument(ExecutionError):

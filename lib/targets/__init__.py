@@ -29,10 +29,13 @@ CSV shape: one kind per file, the header decides (columns in any order)::
 
 Pairs need YAML. Blank CSV lines are ignored but keep their row number.
 
-Rules (any break -> ONE :class:`lib.errors.InputError`; nothing partial):
-file type .yaml/.yml/.csv only; UTF-8 text; not empty; known keys/columns
-only; symbols in the instrument registry; side BUY or SELL; trade quantity a
-positive whole number; target quantities signed whole numbers; weights finite
+Rules (any break -> ONE :class:`lib.errors.InputError` listing every problem,
+one line each; nothing partial): file type .yaml/.yml/.csv only; UTF-8 text;
+not empty; YAML without aliases, merge keys or control characters, nested at
+most 32 deep; known keys/columns only; sleeve names and symbols are text
+(quote ``yes``/``1``/``~``); symbols in the instrument registry; side BUY or
+SELL; trade quantity a positive whole number in ASCII digits, target
+quantities signed ones, both at most 10**9 in size (no exponents); weights finite
 with ``sum(|w|) <= 1`` per sleeve (gross); each sleeve+symbol at most once
 (also duplicate YAML keys); each sleeve trades or targets, not both; pairs:
 unique group ids, >= 2 legs, every leg names a sleeve of the file and a symbol

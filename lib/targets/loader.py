@@ -4,8 +4,10 @@ Both formats are first turned into the same raw mapping, while a *locator*
 remembers where each item came from (YAML: item path + line; CSV: 1-based data
 row + column). The pydantic models then judge every item, and
 :func:`_check_references` judges what needs the registry or several items.
-The first problem found becomes ONE :class:`lib.errors.InputError` naming the
-file, the row/location, the field and the rule; nothing partial is returned.
+Every problem found becomes part of ONE :class:`lib.errors.InputError` (one
+line per problem) naming the file, the row/location, the field and the rule;
+nothing partial is returned. YAML is read by :func:`lib.safe_yaml.parse_yaml`:
+no aliases, bounded nesting, control characters refused with their line.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
 from pydantic import ValidationError
 
 from lib.errors import InputError
+from lib.safe_yaml import YamlRefused, parse_yaml
 from lib.targets.models import GROSS_WEIGHT_TOLERANCE, TargetsFile
 
 __all__ = [
@@ -58,8 +60,21 @@ def _longest_prefix(table: Mapping[_Path, int], path: _Path) -> int | None:
 def _fmt(path: _Path) -> str:
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int) and not isinstance(part, bool):
+            out += f"[{part}]"
+        else:
+            text = part if isinstance(part, str) else repr(part)
+            out += f".{text}" if out else text
     return out or "<root>"
+
+
+def _key_field(path: _Path) -> str:
+    """The field a mapping key stands for: sleeve names and symbols."""
+    if len(path) == 2 and path[0] == "sleeves":
+        return "sleeve"
+    if len(path) >= 2 and path[-2] in ("positions", "weights"):
+        return "symbol"
+    return "(key)"
 
 
 class _YamlLocator:
@@ -74,7 +89,10 @@ class _YamlLocator:
         return _fmt(path) + (f" (line {line})" if line is not None else "")
 
     def error(self, path: _Path, rule: str, *, key: bool = False) -> InputError:
-        if path and isinstance(path[-1], str):
+        if key:
+            # A bad key (``1:``, ``yes:``, ``~:``): the key's own line.
+            where, field = path[:-1], _key_field(path)
+        elif path and isinstance(path[-1], str):
             where, field = path[:-1], path[-1]
         else:
             where, field = path, "(item)"
@@ -99,7 +117,7 @@ class _CsvLocator:
         row = _longest_prefix(self.rows, path)
         last = path[-1] if path else ""
         if key:
-            field = "symbol"
+            field = "sleeve" if _key_field(path) == "sleeve" else "symbol"
         elif (len(path) >= 2 and path[-2] in ("positions", "weights")) or last in (
             "positions",
             "weights",
@@ -117,56 +135,26 @@ class _CsvLocator:
 # --------------------------------------------------------------------------- YAML
 
 
-def _yaml_lines(file: str, node: yaml.Node, path: _Path, lines: dict[_Path, int]) -> None:
-    """Record the line of every item and refuse duplicate mapping keys (PyYAML
-    would silently keep the last one, hiding a duplicate sleeve or symbol)."""
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                continue
-            key = str(key_node.value)
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                raise _YamlLocator(file, lines | {path + (key,): line}).error(
-                    path + (key,),
-                    f"duplicate key {key!r} (first at line {seen[key]}); "
-                    "each sleeve, symbol and key may appear once",
-                )
-            seen[key] = line
-            lines[path + (key,)] = line
-            _yaml_lines(file, value_node, path + (key,), lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _yaml_lines(file, item, path + (i,), lines)
-
-
-def _parse_yaml(file: str, text: str) -> tuple[Any, _Locator]:
-    loader = yaml.SafeLoader(text)
+def _parse_yaml(file: str, text: str) -> tuple[Any, _Locator, list[InputError]]:
     try:
-        node = loader.get_single_node()
-        if node is None:
-            raise InputError(file, None, _WHOLE_FILE, "file is empty (no YAML content)")
-        lines: dict[_Path, int] = {}
-        _yaml_lines(file, node, (), lines)
-        raw = loader.construct_document(node)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "file"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(
-            file, None, _WHOLE_FILE, f"not valid YAML: {problem}", location=where
-        ) from exc
-    finally:
-        loader.dispose()
-    return raw, _YamlLocator(file, lines)
+        parsed = parse_yaml(text)
+    except YamlRefused as exc:
+        where = f"line {exc.line}" if exc.line is not None else "file"
+        raise InputError(file, None, _WHOLE_FILE, exc.rule, location=where) from None
+    if parsed.data is None:
+        raise InputError(file, None, _WHOLE_FILE, "file is empty (no YAML content)")
+    locator = _YamlLocator(file, parsed.lines)
+    problems = [
+        _YamlLocator(file, parsed.lines | {pr.path: pr.line}).error(pr.path, pr.rule)
+        for pr in parsed.problems
+    ]
+    return parsed.data, locator, problems
 
 
 # --------------------------------------------------------------------------- CSV
 
 
-def _parse_csv(file: str, text: str) -> tuple[Any, _Locator]:
+def _parse_csv(file: str, text: str) -> tuple[Any, _Locator, list[InputError]]:
     try:
         table = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
@@ -179,26 +167,33 @@ def _parse_csv(file: str, text: str) -> tuple[Any, _Locator]:
             file,
             None,
             "header",
-            f"columns must be exactly one of: {allowed}; got {','.join(header)}",
+            f"columns must be exactly one of: {allowed}; got {_short(','.join(header))}",
             location="header (line 1)",
         )
     col = {name: header.index(name) for name in header}
     rows: dict[_Path, int] = {}
     sleeves: dict[str, Any] = {}
     gross: dict[str, float] = {}
+    problems: list[InputError] = []
     n_data = 0
     for row_no, cells in enumerate(table[1:], start=1):
         if not any(c.strip() for c in cells):
             continue  # blank line: skipped, but it still counts as a row number
-        if len(cells) != len(header):
-            raise InputError(
-                file, row_no, "(row)", f"expected {len(header)} columns, got {len(cells)}"
-            )
         n_data += 1
+        if len(cells) != len(header):
+            problems.append(
+                InputError(
+                    file, row_no, "(row)", f"expected {len(header)} columns, got {len(cells)}"
+                )
+            )
+            continue
         sleeve = cells[col["sleeve"]].strip()
         symbol = cells[col["symbol"]].strip()
         if not sleeve:
-            raise InputError(file, row_no, "sleeve", "is empty; every row names its sleeve")
+            problems.append(
+                InputError(file, row_no, "sleeve", "is empty; every row names its sleeve")
+            )
+            continue
         rows.setdefault(("sleeves", sleeve), row_no)
         if kind == "trades":
             trades = sleeves.setdefault(sleeve, {"trades": []})["trades"]
@@ -212,12 +207,16 @@ def _parse_csv(file: str, text: str) -> tuple[Any, _Locator]:
         values = sleeves.setdefault(sleeve, {"targets": {"mode": kind, key: {}}})["targets"][key]
         sym_path: _Path = ("sleeves", sleeve, "targets", key, symbol)
         if symbol in values:
-            raise InputError(
-                file,
-                row_no,
-                "symbol",
-                f"duplicate row: sleeve {sleeve!r} symbol {symbol!r} already on row {rows[sym_path]}",
+            problems.append(
+                InputError(
+                    file,
+                    row_no,
+                    "symbol",
+                    f"duplicate row: sleeve {_short(sleeve)} symbol {_short(symbol)} "
+                    f"already on row {rows[sym_path]}",
+                )
             )
+            continue
         rows[sym_path] = row_no
         values[symbol] = cells[col[f"target_{kind}"]]
         if kind == "weight":
@@ -231,13 +230,52 @@ def _parse_csv(file: str, text: str) -> tuple[Any, _Locator]:
                 rows.setdefault(("sleeves", sleeve, "targets", "weights"), row_no)
     if n_data == 0:
         raise InputError(file, None, _WHOLE_FILE, "file is empty (a header but no data rows)")
-    return {"sleeves": sleeves}, _CsvLocator(file, rows, kind)
+    return {"sleeves": sleeves}, _CsvLocator(file, rows, kind), problems
 
 
 # --------------------------------------------------------------------------- rules
 
 
-def _validate(file: str, raw: Any, locator: _Locator) -> TargetsFile:
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a message never dumps a file)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + "...'"
+
+
+def _yaml_kind(value: Any) -> str:
+    if value is None:
+        return "null (~ or empty)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    return f"a {type(value).__name__} ({_short(value)})"
+
+
+def _resolve(raw: Any, loc: tuple[Any, ...]) -> _Path:
+    """pydantic's error loc with the raw keys back (it turns ``None``/``True``
+    keys into strings/ints), so the locator finds their lines."""
+    out: list[Any] = []
+    node = raw
+    for part in loc:
+        if isinstance(node, dict):
+            exact = [k for k in node if type(k) is type(part) and k == part]
+            if exact:
+                part = exact[0]
+            else:
+                part = next((k for k in node if k == part or str(k) == str(part)), part)
+            out.append(part)
+            node = node.get(part)
+        elif isinstance(node, list | tuple) and isinstance(part, int) and 0 <= part < len(node):
+            out.append(part)
+            node = node[part]
+        else:
+            out.append(part)
+            node = None
+    return tuple(out)
+
+
+def _validate(file: str, raw: Any, locator: _Locator) -> tuple[TargetsFile | None, list[InputError]]:
     if not isinstance(raw, dict):
         raise InputError(
             file,
@@ -248,29 +286,41 @@ def _validate(file: str, raw: Any, locator: _Locator) -> TargetsFile:
     if "source" in raw:
         raise locator.error(("source",), "unknown key (allowed: rebalance, sleeves, pairs)")
     try:
-        return TargetsFile.model_validate({**raw, "source": file})
+        return TargetsFile.model_validate({**raw, "source": file}), []
     except ValidationError as exc:
+        problems: list[InputError] = []
         errors = exc.errors()
-        first = errors[0]
-        loc: _Path = tuple(first["loc"])
-        key = bool(loc) and loc[-1] == "[key]"
-        if key:
-            loc = loc[:-1]
-        rule = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            rule = "unknown key (see config/targets.example.yaml for the allowed keys)"
-        elif first["type"] not in ("missing", "value_error") and "input" in first:
-            rule = f"{rule} (got {first['input']!r})"
-        if len(errors) > 1:
-            rule += f" (+{len(errors) - 1} more problem(s) in this file)"
-        raise locator.error(loc, rule, key=key) from None
+        locs = [tuple(e["loc"]) for e in errors]
+        for err in errors:
+            loc = tuple(err["loc"])
+            if any(len(other) > len(loc) and other[: len(loc)] == loc for other in locs):
+                continue  # a container's echo of a problem reported inside it
+            key = bool(loc) and loc[-1] == "[key]"
+            path = _resolve(raw, loc[:-1] if key else loc)
+            rule = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                rule = "unknown key (see config/targets.example.yaml for the allowed keys)"
+            elif key and not isinstance(err.get("input"), str):
+                value = err.get("input")
+                rule = (
+                    f"must be text, but YAML reads this key as {_yaml_kind(value)}; "
+                    "put the name in quotes"
+                )
+            elif err["type"] not in ("missing", "value_error") and "input" in err:
+                rule = f"{rule} (got {_short(err['input'])})"
+            problems.append(locator.error(path, rule, key=key))
+        return None, problems
 
 
-def _check_references(model: TargetsFile, registry: Mapping[str, Any], where: _Locator) -> None:
-    """Registry symbols, duplicate trades, and pair legs that match a request."""
+def _check_references(
+    model: TargetsFile, registry: Mapping[str, Any], where: _Locator
+) -> list[InputError]:
+    """Registry symbols, duplicate trades, and pair legs that match a request
+    (every problem, in file order)."""
+    problems: list[InputError] = []
+    report = problems.append
 
-    def unknown(symbol: str) -> str:
-        return f"unknown symbol {symbol!r} (not in the instrument registry)"
+    unknown = _unknown
 
     for name, request in model.iter_requests():
         base: _Path = ("sleeves", name)
@@ -279,53 +329,94 @@ def _check_references(model: TargetsFile, registry: Mapping[str, Any], where: _L
             for i, trade in enumerate(request.trades):
                 path = base + ("trades", i, "symbol")
                 if trade.symbol not in registry:
-                    raise where.error(path, unknown(trade.symbol))
+                    report(where.error(path, unknown(trade.symbol)))
+                    continue
                 if trade.symbol in first_at:
-                    raise where.error(
+                    report(where.error(
                         path,
                         f"duplicate row: sleeve {name!r} already trades {trade.symbol!r} "
                         f"at {where.describe(first_at[trade.symbol])}",
-                    )
+                    ))
+                    continue
                 first_at[trade.symbol] = base + ("trades", i)
         elif request.targets is not None:
             key = "positions" if request.targets.positions is not None else "weights"
             for symbol in request.targets.symbols():
                 if symbol not in registry:
-                    raise where.error(base + ("targets", key, symbol), unknown(symbol), key=True)
+                    report(where.error(base + ("targets", key, symbol), unknown(symbol), key=True))
     groups: dict[str, int] = {}
     leg_group: dict[tuple[str, str], str] = {}
     for i, pair in enumerate(model.pairs):
         base = ("pairs", i)
         if pair.group in groups:
-            raise where.error(
+            report(where.error(
                 base + ("group",),
                 f"duplicate pair group {pair.group!r} (also pairs[{groups[pair.group]}])",
-            )
+            ))
+            continue
         groups[pair.group] = i
         if pair.hedge_symbol is not None and pair.hedge_symbol not in registry:
-            raise where.error(base + ("hedge_symbol",), unknown(pair.hedge_symbol))
+            report(where.error(base + ("hedge_symbol",), unknown(pair.hedge_symbol)))
         for j, leg in enumerate(pair.legs):
             leg_path = base + ("legs", j)
             if leg.sleeve not in model.sleeves:
-                raise where.error(
+                report(where.error(
                     leg_path + ("sleeve",),
                     f"unknown sleeve {leg.sleeve!r}; sleeves in this file: {sorted(model.sleeves)}",
-                )
+                ))
+                continue
             if leg.symbol not in registry:
-                raise where.error(leg_path + ("symbol",), unknown(leg.symbol))
+                report(where.error(leg_path + ("symbol",), unknown(leg.symbol)))
+                continue
             if leg.symbol not in model.sleeves[leg.sleeve].symbols():
-                raise where.error(
+                report(where.error(
                     leg_path + ("symbol",),
                     f"sleeve {leg.sleeve!r} has no trade or target for {leg.symbol!r}; "
                     "a pair leg must refer to one",
-                )
+                ))
+                continue
             if (leg.sleeve, leg.symbol) in leg_group:
-                raise where.error(
+                report(where.error(
                     leg_path + ("symbol",),
                     f"leg {leg.sleeve}/{leg.symbol} is already in pair "
                     f"{leg_group[(leg.sleeve, leg.symbol)]!r}; a leg belongs to one pair",
-                )
+                ))
+                continue
             leg_group[(leg.sleeve, leg.symbol)] = pair.group
+    return problems
+
+
+def _unknown_raw_symbols(raw: Any, registry: Mapping[str, Any], where: _Locator) -> list[InputError]:
+    """Unknown symbols of a file the models refused, so that they are listed
+    with the other problems (the full cross-item checks need a valid model)."""
+    problems: list[InputError] = []
+    sleeves = raw.get("sleeves") if isinstance(raw, dict) else None
+    if not isinstance(sleeves, dict):
+        return problems
+    for name, request in sleeves.items():
+        if not isinstance(request, dict):
+            continue
+        base: _Path = ("sleeves", name)
+        trades = request.get("trades")
+        for i, trade in enumerate(trades if isinstance(trades, list) else []):
+            symbol = trade.get("symbol") if isinstance(trade, dict) else None
+            if isinstance(symbol, str) and symbol and symbol not in registry:
+                problems.append(
+                    where.error(base + ("trades", i, "symbol"), _unknown(symbol))
+                )
+        targets = request.get("targets")
+        for key in ("positions", "weights"):
+            values = targets.get(key) if isinstance(targets, dict) else None
+            for symbol in values if isinstance(values, dict) else {}:
+                if isinstance(symbol, str) and symbol and symbol not in registry:
+                    problems.append(
+                        where.error(base + ("targets", key, symbol), _unknown(symbol), key=True)
+                    )
+    return problems
+
+
+def _unknown(symbol: str) -> str:
+    return f"unknown symbol {_short(symbol)} (not in the instrument registry)"
 
 
 def load_targets(path: str | Path, registry: Mapping[str, Any]) -> TargetsFile:
@@ -333,7 +424,7 @@ def load_targets(path: str | Path, registry: Mapping[str, Any]) -> TargetsFile:
 
     ``registry`` is the :class:`lib.instruments.InstrumentRegistry` (any
     mapping keyed by symbol works). Raises :class:`lib.errors.InputError`
-    naming the file, row/location, field and rule on the first problem.
+    listing every problem (file, row/location, field and rule), one line each.
     """
     p = Path(path)
     file = str(p)
@@ -361,9 +452,16 @@ def load_targets(path: str | Path, registry: Mapping[str, Any]) -> TargetsFile:
     if not text.strip():
         raise InputError(file, None, _WHOLE_FILE, "file is empty")
     if p.suffix.lower() == ".csv":
-        raw, locator = _parse_csv(file, text)
+        raw, locator, problems = _parse_csv(file, text)
     else:
-        raw, locator = _parse_yaml(file, text)
-    model = _validate(file, raw, locator)
-    _check_references(model, registry, locator)
+        raw, locator, problems = _parse_yaml(file, text)
+    model, invalid = _validate(file, raw, locator)
+    problems.extend(invalid)
+    if model is not None:
+        problems.extend(_check_references(model, registry, locator))
+    else:
+        problems.extend(_unknown_raw_symbols(raw, registry, locator))
+    if problems:
+        raise InputError.combine(problems)
+    assert model is not None  # no problems means the model validated
     return model

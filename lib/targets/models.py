@@ -14,6 +14,7 @@ signed: negative = short); ``weights`` as fractions of NAV (0.3 = 30%, signed).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any
@@ -24,6 +25,7 @@ from lib.types import Side
 
 __all__ = [
     "GROSS_WEIGHT_TOLERANCE",
+    "MAX_QUANTITY",
     "PairLegSpec",
     "PairSpec",
     "RebalanceMeta",
@@ -41,38 +43,62 @@ GROSS_WEIGHT_TOLERANCE = 1e-9
 _MODEL = ConfigDict(frozen=True, extra="forbid")
 
 
-def as_int(value: Any) -> int:
-    """A whole number from an int, an integral float (2.0) or a numeric string.
+#: Largest |quantity| (shares/contracts) a targets file may ask for: 10**9.
+#: Far above any real order (SPY has ~1e9 shares outstanding; risk limits
+#: block much less), yet small enough that quantity * price * multiplier
+#: stays exact in a float and every sum of quantities fits a 64-bit ledger
+#: INTEGER with room to spare.
+MAX_QUANTITY = 10**9
 
-    Rejects booleans, fractions (2.5), NaN/inf and non-numbers with a message
-    that says which rule was broken.
+# Plain ASCII digits, optionally signed, optionally with a zero fraction
+# ("2.0" from a spreadsheet). Not \d: Python's int() also reads Arabic-Indic
+# and other Unicode digits, which a human reviewer would not read as a number.
+_PLAIN_INT = re.compile(r"[+-]?[0-9]{1,12}(?:\.0*)?")
+
+
+def as_int(value: Any) -> int:
+    """A whole number from an int, an integral float (2.0) or a string of
+    plain ASCII digits (``"12"``, ``"-3"``, ``"2.0"``), with
+    ``|value| <= MAX_QUANTITY``.
+
+    Rejects booleans, fractions (2.5), NaN/inf, exponents (``1e15``),
+    non-ASCII digits and non-numbers with a message naming the rule broken.
     """
     if isinstance(value, bool):
         raise ValueError(f"must be a whole number of shares/contracts, got {value!r}")
+    number: int
     if isinstance(value, int):
-        return value
-    number: float
-    if isinstance(value, float):
         number = value
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"must be finite, got {value!r}")
+        if value != math.floor(value):
+            raise ValueError(
+                f"fractional quantity {value!r}: quantities are whole shares/contracts"
+            )
+        if abs(value) > MAX_QUANTITY:
+            raise ValueError(f"quantity {value!r} is above the maximum {MAX_QUANTITY:,}")
+        number = int(value)
     elif isinstance(value, str):
         text = value.strip()
         if not text:
             raise ValueError("is empty; a whole number of shares/contracts is required")
-        try:
-            return int(text)
-        except ValueError:
-            pass
-        try:
-            number = float(text)
-        except ValueError:
-            raise ValueError(f"is not a number: {value!r}") from None
+        if not _PLAIN_INT.fullmatch(text):
+            if re.fullmatch(r"[+-]?[0-9]*\.[0-9]+", text):
+                raise ValueError(
+                    f"fractional quantity {value!r}: quantities are whole shares/contracts"
+                )
+            shown = value if len(value) <= 40 else value[:35] + "..."
+            raise ValueError(
+                f"is not a number as quantities are written (a whole number in plain "
+                f"digits 0-9, no exponent, at most {MAX_QUANTITY:,}): {shown!r}"
+            )
+        number = int(text.split(".", 1)[0])
     else:
-        raise ValueError(f"must be a whole number of shares/contracts, got {value!r}")
-    if not math.isfinite(number):
-        raise ValueError(f"must be finite, got {value!r}")
-    if number != math.floor(number):
-        raise ValueError(f"fractional quantity {value!r}: quantities are whole shares/contracts")
-    return int(number)
+        raise ValueError(f"must be a whole number of shares/contracts, got {type(value).__name__}")
+    if abs(number) > MAX_QUANTITY:
+        raise ValueError(f"quantity {number:,} is above the maximum {MAX_QUANTITY:,}")
+    return number
 
 
 def _positive_int(value: Any) -> int:
@@ -84,12 +110,19 @@ def _positive_int(value: Any) -> int:
     return qty
 
 
+# A weight as text: ASCII digits with an optional fraction and exponent.
+_PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
+
+
 def _weight(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"weight must be a number (fraction of NAV), got {value!r}")
+    if isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value.strip()):
+        shown = value if len(value) <= 40 else value[:35] + "..."
+        raise ValueError(f"weight is not a plain decimal number (digits 0-9): {shown!r}")
     try:
         w = float(value.strip() if isinstance(value, str) else value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValueError(f"weight is not a number: {value!r}") from None
     if not math.isfinite(w):
         raise ValueError(f"weight must be finite, got {value!r}")

@@ -199,8 +199,10 @@ def test_yaml_weights_gross_exactly_one_is_allowed(
 def test_yaml_unknown_symbol_in_targets(tmp_path: Path, instruments: InstrumentRegistry) -> None:
     text = "sleeves:\n  rp:\n    targets: {mode: weight, weights: {SPY: 0.1, XYZ: 0.2}}\n"
     p = write(tmp_path, "t.yaml", text)
+    # The field is the key's role (symbol, as in CSV); the rule names the symbol.
     assert_names(
-        load_error(p, instruments), p, "sleeves.rp.targets.weights", "XYZ", "unknown symbol"
+        load_error(p, instruments), p, "sleeves.rp.targets.weights (line 3)", "symbol",
+        "unknown symbol 'XYZ'",
     )
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "OrderEventRow",
     "Plan",
     "Rebalance",
+    "RebalanceAttempt",
     "RiskBlock",
     "SleeveAllocation",
     "SleevePosition",
@@ -129,6 +130,27 @@ class Rebalance(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    #: sha256 hex of the canonical inputs (targets + trading parameters); the
+    #: first attempt's wins, a rerun with another one is refused.
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    fingerprint_inputs: Mapped[dict[str, Any] | None]
+
+
+class RebalanceAttempt(Base):
+    """One attempt (first run or rerun) of a rebalance: its parameters, the
+    inputs' fingerprint and what became of it (``"accepted"``/``"refused"``)."""
+
+    __tablename__ = "rebalance_attempts"
+    __table_args__ = (UniqueConstraint("rebalance_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rebalance_id: Mapped[str] = _fk_rebalance()
+    attempt: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]]
+    outcome: Mapped[str] = mapped_column(String(STATE_LEN))
+    detail: Mapped[str] = mapped_column(Text)
+    ts: Mapped[datetime]
 
 
 class Intent(Base):

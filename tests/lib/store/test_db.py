@@ -26,6 +26,7 @@ LEDGER_TABLES = {
     "sleeve_positions",
     "risk_blocks",
     "daily_metrics",
+    "rebalance_attempts",
 }
 
 
@@ -94,10 +95,10 @@ def test_upgrade_from_empty_creates_every_table(empty_engine: Engine) -> None:
     assert not set(inspect(empty_engine).get_table_names()) & LEDGER_TABLES
     assert db.current_revision(empty_engine) is None
     rev = db.upgrade_to_head(empty_engine)
-    assert rev == db.head_revision() == "0001"
+    assert rev is not None and rev == db.head_revision()
     assert set(inspect(empty_engine).get_table_names()) >= LEDGER_TABLES | {"alembic_version"}
     # idempotent: a second upgrade is a no-op at the same revision
-    assert db.upgrade_to_head(empty_engine) == "0001"
+    assert db.upgrade_to_head(empty_engine) == rev
 
 
 def test_models_and_migrations_agree(engine: Engine) -> None:
@@ -130,7 +131,7 @@ def test_upgrade_by_url_from_another_working_directory(
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)  # no alembic.ini here: the package finds its migrations
     url = f"sqlite:///{tmp_path / 'by_url.sqlite'}"
-    assert db.upgrade_to_head(url) == "0001"
+    assert db.upgrade_to_head(url) == db.head_revision()
     engine = db.make_engine(url)
     try:
         assert "orders" in inspect(engine).get_table_names()
@@ -149,6 +150,16 @@ def test_downgrade_to_base_drops_the_schema(tmp_path: Path) -> None:
         assert not set(inspect(engine).get_table_names()) & LEDGER_TABLES
     finally:
         engine.dispose()
+
+
+def test_migrations_form_one_chain_from_0001() -> None:
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(db.alembic_config())
+    assert len(scripts.get_heads()) == 1
+    chain = [rev.revision for rev in scripts.walk_revisions("base", "heads")]
+    assert chain[-1] == "0001"
+    assert "0002_fingerprint" in chain
 
 
 def test_cli_ini_points_at_the_packaged_migrations() -> None:

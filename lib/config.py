@@ -7,25 +7,44 @@ file, the dotted key path and the rule; nothing runs on a bad config.
 Units: ``*_seconds`` in seconds, ``*_minutes_*`` in minutes, ``*_bps`` in basis
 points, ``*_pct`` / ``*_rate`` / ``*_fraction*`` as fractions (0.02 = 2%),
 ``*_usd`` in US dollars.
+
+Every number is finite and bounded (``.inf``/``.nan`` are errors): seconds at
+most a day, slippage caps at most 1,000 bps (10% of mid), notionals at most
+USD 1e12. The file is read by :func:`lib.safe_yaml.parse_yaml`: a duplicate key
+(a second ``risk:``, a repeated key) is an error naming its line. A missing,
+empty or null ``execution:`` or ``risk:`` section means its defaults, and
+:func:`load_settings` logs a WARNING that lists the defaults in force.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from lib.errors import ConfigError
+from lib.safe_yaml import YamlRefused, parse_yaml
 from lib.types import AssetClass, PolicyMode
 
 __all__ = [
     "DEFAULT_SETTINGS_PATH",
+    "PORTFOLIO_PATTERN",
     "ExecutionConfig",
     "RiskConfig",
     "Settings",
+    "defaults_notices",
     "format_validation_error",
     "load_execution_config",
     "load_settings",
@@ -36,8 +55,26 @@ DEFAULT_SETTINGS_PATH = Path(__file__).resolve().parent.parent / "config" / "set
 
 _STRICT = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-PositiveFloat = Annotated[float, Field(gt=0)]
-UnitInterval = Annotated[float, Field(gt=0, lt=1)]
+log = logging.getLogger(__name__)
+
+#: Longest span (seconds) any timing key may take: one day.
+MAX_SECONDS = 86_400.0
+#: Widest slippage collar (bps of mid): 10%; wider is no collar at all.
+MAX_BPS = 1_000.0
+#: Largest notional (USD) any limit may name.
+MAX_NOTIONAL_USD = 1e12
+
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
+Bps = Annotated[float, Field(gt=0, le=MAX_BPS, allow_inf_nan=False)]
+UnitInterval = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
+Minutes = Annotated[float, Field(ge=0, le=240, allow_inf_nan=False)]
+Notional = Annotated[float, Field(gt=0, le=MAX_NOTIONAL_USD, allow_inf_nan=False)]
+
+#: A portfolio name is a short lowercase slug: it names files under var/ and
+#: starts the default rebalance id ``<portfolio>-<YYYY-MM-DD>-<schedule_slug>``,
+#: which must fit the 32-character id rule with a slug such as ``eu-session``.
+PORTFOLIO_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,9}$"
 
 # The seed's slippage caps (bps) by asset class: FX futures and index futures
 # have the tightest spreads, single stocks the widest.
@@ -56,24 +93,26 @@ class ExecutionConfig(BaseModel):
 
     default_policy: Annotated[PolicyMode, Strict(False)] = PolicyMode.MARKETABLE_LIMIT
     allow_market_orders: bool = False
-    order_ttl_seconds: PositiveFloat = 120
-    replace_interval_seconds: PositiveFloat = 15
+    order_ttl_seconds: Seconds = 120
+    replace_interval_seconds: Seconds = 15
     max_replace_attempts: Annotated[int, Field(ge=0, le=50)] = 6
-    default_max_slippage_bps: PositiveFloat = 10
-    max_slippage_bps_by_asset_class: dict[
-        Annotated[AssetClass, Strict(False)], PositiveFloat
-    ] = Field(default_factory=lambda: dict(DEFAULT_SLIPPAGE_CAPS_BPS))
-    min_trade_notional_usd: Annotated[float, Field(ge=0)] = 2500
+    default_max_slippage_bps: Bps = 10
+    max_slippage_bps_by_asset_class: dict[Annotated[AssetClass, Strict(False)], Bps] = Field(
+        default_factory=lambda: dict(DEFAULT_SLIPPAGE_CAPS_BPS)
+    )
+    min_trade_notional_usd: Annotated[
+        float, Field(ge=0, le=MAX_NOTIONAL_USD, allow_inf_nan=False)
+    ] = 2500
     rebalance_drift_threshold_pct: UnitInterval = 0.02
-    pair_max_legging_seconds: PositiveFloat = 60
+    pair_max_legging_seconds: Seconds = 60
     pair_hedge_enabled: bool = True
     pair_min_hedge_trigger_fill_pct: UnitInterval = 0.30
     adv_fraction_threshold: UnitInterval = 0.01
-    max_participation_rate: Annotated[float, Field(gt=0, le=1)] = 0.10
-    slice_interval_seconds: PositiveFloat = 20
-    avoid_first_minutes_after_open: Annotated[float, Field(ge=0, le=240)] = 15
-    avoid_last_minutes_before_close: Annotated[float, Field(ge=0, le=240)] = 10
-    max_data_age_seconds: PositiveFloat = 30
+    max_participation_rate: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.10
+    slice_interval_seconds: Seconds = 20
+    avoid_first_minutes_after_open: Minutes = 15
+    avoid_last_minutes_before_close: Minutes = 10
+    max_data_age_seconds: Seconds = 30
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> ExecutionConfig:
@@ -105,16 +144,27 @@ class RiskConfig(BaseModel):
     max_order_notional_usd: largest single order, USD.
     max_gross_notional_usd: largest sum of |order notional| per rebalance, USD.
     max_adv_fraction: largest order as a fraction of ADV (0.05 = 5%).
-    kill_switch_file: path (relative to the working directory) whose existence blocks all submission.
+    kill_switch_file: path (relative to the working directory) whose existence blocks all
+      submission; ``null`` switches the file kill switch off explicitly, ``''`` is refused.
     """
 
     model_config = _STRICT
 
-    max_order_notional_usd: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 5_000_000
-    max_gross_notional_usd: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 25_000_000
-    max_adv_fraction: Annotated[float, Field(gt=0, le=1)] = 0.05
+    max_order_notional_usd: Notional = 5_000_000
+    max_gross_notional_usd: Notional = 25_000_000
+    max_adv_fraction: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.05
     # While this file exists every submission is blocked (its text is the reason).
     kill_switch_file: str | None = "var/KILL_SWITCH"
+
+    @field_validator("kill_switch_file")
+    @classmethod
+    def _kill_switch_named(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or value.endswith(("/", "\\"))):
+            raise ValueError(
+                "must name a file (null switches the file kill switch off explicitly; "
+                "an empty path would switch it off silently)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _order_within_gross(self) -> RiskConfig:
@@ -137,6 +187,23 @@ class Settings(BaseModel):
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
 
+    @field_validator("portfolio")
+    @classmethod
+    def _portfolio_slug(cls, value: str) -> str:
+        if not re.fullmatch(PORTFOLIO_PATTERN, value):
+            raise ValueError(
+                "must be a short slug: 1-10 of a-z 0-9 _ - starting with a letter or digit "
+                "(it names files under var/ and starts the default rebalance id)"
+            )
+        return value
+
+    @field_validator("instruments_file")
+    @classmethod
+    def _instruments_is_a_yaml_file(cls, value: str) -> str:
+        if not value.strip() or not value.lower().endswith((".yaml", ".yml")):
+            raise ValueError("must name a .yaml/.yml file")
+        return value
+
 
 def format_validation_error(file: str, exc: ValidationError, prefix: str = "") -> ConfigError:
     """Turn a pydantic error into one ConfigError naming every key path and rule."""
@@ -158,30 +225,73 @@ def format_validation_error(file: str, exc: ValidationError, prefix: str = "") -
 
 
 def read_yaml(path: str | Path) -> Any:
-    """Parse a YAML file; a missing file or bad YAML is a ConfigError."""
+    """Parse a YAML file (see :mod:`lib.safe_yaml`). A missing file, a folder,
+    bad YAML, aliases or duplicate keys are a ConfigError naming the line."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(str(p), "<file>", "file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(str(p), "<file>", "is a folder, not a file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            str(p), "<file>", f"not UTF-8 text (undecodable byte at offset {exc.start})"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(str(p), "<file>", f"cannot read: {exc.strerror}") from None
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(p), "<file>", f"not valid YAML: {exc}") from exc
+        parsed = parse_yaml(text)
+    except YamlRefused as exc:
+        where = f"line {exc.line}" if exc.line is not None else "<file>"
+        raise ConfigError(str(p), where, exc.rule) from None
+    if parsed.problems:
+        described = [
+            (f"{'.'.join(str(k) for k in pr.path)} (line {pr.line})", pr.rule)
+            for pr in parsed.problems
+        ]
+        (first_path, first_rule), *rest = described
+        more = "".join(f"; also {path}: {rule}" for path, rule in rest)
+        raise ConfigError(str(p), first_path, first_rule + more)
+    return parsed.data
+
+
+_SECTIONS: dict[str, type[BaseModel]] = {"execution": ExecutionConfig, "risk": RiskConfig}
+
+
+def defaults_notices(file: str, raw: Mapping[str, Any]) -> list[str]:
+    """One line per ``execution:``/``risk:`` section that is missing, empty or
+    null, naming the defaults then in force."""
+    out: list[str] = []
+    for name, model in _SECTIONS.items():
+        if raw.get(name) in (None, {}):
+            values = ", ".join(f"{k}={v}" for k, v in model().model_dump(mode="json").items())
+            state = "missing" if name not in raw else "empty"
+            out.append(f"{file}: section '{name}:' is {state}; defaults in force: {values}")
+    return out
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
-    """Load and validate the settings file (default: config/settings.yaml)."""
+    """Load and validate the settings file (default: config/settings.yaml).
+
+    A missing/empty/null ``execution:`` or ``risk:`` section takes its
+    defaults, and a WARNING on logger ``lib.config`` lists them.
+    """
     p = Path(path) if path is not None else DEFAULT_SETTINGS_PATH
     raw = read_yaml(p)
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
         raise ConfigError(str(p), "<root>", f"must be a mapping, got {type(raw).__name__}")
+    notices = defaults_notices(str(p), raw)
+    data = {k: ({} if k in _SECTIONS and v is None else v) for k, v in raw.items()}
     try:
-        return Settings.model_validate(dict(raw))
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise format_validation_error(str(p), exc) from exc
+    for notice in notices:
+        log.warning("%s", notice)
+    return settings
 
 
 def load_execution_config(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ from lib.clock import Clock, SystemClock, VirtualClock
 from lib.config import Settings, load_settings
 from lib.errors import ConfigError
 from lib.instruments import InstrumentRegistry, load_instruments
-from lib.params import RebalanceParams
+from lib.params import REBALANCE_ID_PATTERN, RebalanceParams
 from lib.store import LedgerRepository, make_engine, make_session_factory, upgrade_to_head
 
 __all__ = [
@@ -141,6 +142,12 @@ def open_runtime(
     rebalance_id = params.rebalance_id or (
         f"{settings.portfolio}-{provisional.astimezone(_NY).date().isoformat()}-{params.schedule_slug}"
     )
+    if not re.fullmatch(REBALANCE_ID_PATTERN, rebalance_id):
+        raise ConfigError(
+            params.settings, "portfolio",
+            f"default rebalance id {rebalance_id!r} breaks the id rule {REBALANCE_ID_PATTERN} "
+            "(shorten portfolio or schedule_slug, or pass rebalance_id)",
+        )
     state = Path(params.sim_state) if params.sim_state else var_dir / "sim" / f"{rebalance_id}.json"
     clock, broker = _open_broker(params, registry, state)
     ledger = LedgerRepository(make_session_factory(engine), clock)

@@ -1,0 +1,120 @@
+"""ib_async connects to the gateway, synchronises and qualifies contracts."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from ib_async import IB, Contract, Future, Stock
+
+from lib.sim.tws_gateway import GatewayHandle
+from tests.lib.sim.tws.conftest import SESSION_START, IbLogGuard
+
+
+async def _connect(port: int, client_id: int) -> IB:
+    ib = IB()
+    ib.RequestTimeout = 10
+    await ib.connectAsync("127.0.0.1", port, clientId=client_id, timeout=10, raiseSyncErrors=True)
+    return ib
+
+
+def test_connect_sync_accounts_and_next_valid_id(gateway: GatewayHandle, ib_errors: IbLogGuard) -> None:
+    async def body() -> None:
+        ib = await _connect(gateway.port, 11)
+        try:
+            assert ib.isConnected()
+            assert ib.managedAccounts() == ["DU1234567"]
+            assert ib.client.serverVersion() == 178
+            assert ib.client.getReqId() >= 1
+        finally:
+            ib.disconnect()
+
+    asyncio.run(body())
+
+
+def test_current_time_follows_virtual_clock(gateway: GatewayHandle, ib_errors: IbLogGuard) -> None:
+    async def body() -> None:
+        ib = await _connect(gateway.port, 12)
+        try:
+            t1 = await ib.reqCurrentTimeAsync()
+            assert SESSION_START <= t1 < SESSION_START + timedelta(hours=1)
+            before = gateway.server_time()
+            while gateway.server_time() < before + timedelta(seconds=5):
+                await asyncio.sleep(0.05)
+            t2 = await ib.reqCurrentTimeAsync()
+            assert t2 >= t1 + timedelta(seconds=4)
+            assert abs((t2 - gateway.server_time()).total_seconds()) < 60
+        finally:
+            ib.disconnect()
+
+    asyncio.run(body())
+
+
+def test_qualify_etf_stock_future_fx_future(gateway: GatewayHandle, ib_errors: IbLogGuard) -> None:
+    async def body() -> None:
+        ib = await _connect(gateway.port, 13)
+        try:
+            spy, dis = Stock("SPY", "SMART", "USD"), Stock("DIS", "SMART", "USD")
+            es = Future("ES", exchange="CME", currency="USD")
+            sixe = Future(localSymbol="6EZ6", exchange="CME")
+            res = await ib.qualifyContractsAsync(spy, dis, es, sixe)
+            assert all(r is not None for r in res)
+            assert spy.conId > 0 and spy.primaryExchange == "ARCA" and spy.exchange == "SMART"
+            assert dis.primaryExchange == "NYSE"
+            assert es.secType == "FUT" and es.multiplier == "50" and es.localSymbol == "ESZ6"
+            assert es.lastTradeDateOrContractMonth == "20261218"
+            assert sixe.symbol == "EUR" and sixe.tradingClass == "6E" and sixe.multiplier == "125000"
+            # by expiry + multiplier too
+            es2 = Future("ES", "202612", "CME", multiplier="50")
+            await ib.qualifyContractsAsync(es2)
+            assert es2.conId == es.conId
+            details = await ib.reqContractDetailsAsync(Contract(conId=spy.conId))
+            assert len(details) == 1 and details[0].minTick == 0.01
+        finally:
+            ib.disconnect()
+
+    asyncio.run(body())
+
+
+def test_unknown_contract_gets_200(gateway: GatewayHandle, ib_errors: IbLogGuard) -> None:
+    ib_errors.allow(200)
+
+    async def body() -> None:
+        ib = await _connect(gateway.port, 14)
+        try:
+            assert await ib.reqContractDetailsAsync(Stock("NOPE", "SMART", "USD")) == []
+        finally:
+            ib.disconnect()
+
+    asyncio.run(body())
+    assert 200 in ib_errors.codes()
+    ib_errors.records = [r for r in ib_errors.records if "Unknown contract" not in r.getMessage()]
+
+
+def test_duplicate_client_id_gets_326(gateway: GatewayHandle, ib_errors: IbLogGuard) -> None:
+    ib_errors.allow(326)
+
+    async def body() -> None:
+        ib = await _connect(gateway.port, 15)
+        try:
+            second = IB()
+            try:
+                await second.connectAsync("127.0.0.1", gateway.port, clientId=15, timeout=5)
+            except (ConnectionError, TimeoutError, asyncio.TimeoutError):
+                pass
+            else:
+                raise AssertionError("a second connection with client id 15 was accepted")
+            finally:
+                second.disconnect()
+            assert ib.isConnected()
+            # the id is free again once the first client leaves
+            ib.disconnect()
+            await asyncio.sleep(0.3)
+            third = await _connect(gateway.port, 15)
+            third.disconnect()
+        finally:
+            ib.disconnect()
+
+    asyncio.run(body())
+    assert 326 in ib_errors.codes()
+    ib_errors.records = [r for r in ib_errors.records if r.name != "ib_async.client"]

@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed-stamp
 
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
+# A new Prefect home builds its database first (~20 s = Prefect's default time-out).
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 240
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: install run test lint typecheck pytest bench bench-quick clean

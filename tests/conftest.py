@@ -6,6 +6,8 @@ import os
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# A new Prefect home builds its database first (~20 s, Prefect's own default time-out).
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "240")
 
 import itertools  # noqa: E402
 import secrets  # noqa: E402

@@ -28,7 +28,7 @@ def prefect_harness() -> Iterator[None]:
         os.environ.setdefault(key, value)
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=60):
+    with prefect_test_harness(server_startup_timeout=240):
         yield
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -316,17 +315,17 @@ def test_state_file_round_trip(tmp_path: Path, instruments: InstrumentRegistry) 
         SimBroker(VirtualClock(T0), None, instruments, state_path=path)
 
 
-def test_polling_1000_orders_is_cheap(clock: VirtualClock, instruments: InstrumentRegistry) -> None:
+def test_batch_status_of_1000_orders_answers_each_once(clock: VirtualClock, instruments: InstrumentRegistry) -> None:
+    # Timings live in bench/lifecycle_scale.py; this pins the behaviour only.
     b = _broker(clock, instruments, symbols=("DIS",))
     s = b.get_market_data("DIS")
     assert s.bid is not None
     ids = [f"perf-{i}" for i in range(1000)]
     for i, coid in enumerate(ids):
         b.submit_order(_lmt(coid, "DIS", Side.BUY, 10, round(s.bid - 0.01 * (i % 40 + 3), 2)))
-    t = time.perf_counter()
-    st = b.get_order_statuses(ids)
-    elapsed = time.perf_counter() - t
-    assert len(st) == 1000 and elapsed < 0.02
-    t = time.perf_counter()
+    st = b.get_order_statuses([*ids, "nobody"])
+    assert sorted(st) == sorted(ids)  # unknown ids omitted, each known one once
     clock.advance(60)
-    assert time.perf_counter() - t < 0.5
+    after = b.get_order_statuses(ids)
+    assert all(u.ts <= clock.now() for u in after.values())
+    assert all(u.quantity == 10 for u in after.values())

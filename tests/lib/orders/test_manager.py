@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from statistics import median
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -529,19 +527,19 @@ class StaticTransport(FakeBroker):
         return self.static
 
 
-def test_poll_of_1000_live_orders_is_fast(
+def test_poll_of_1000_live_orders_is_one_batch_call(
     clock: VirtualClock, exec_config: ExecutionConfig
 ) -> None:
+    # The cost of a poll is measured in bench/lifecycle_scale.py, never here:
+    # a busy CI machine must not fail a test. What a test can pin is the shape
+    # of the work: one batch status round trip per poll, whatever the order count.
     transport = StaticTransport(clock)
     manager = OrderManager(transport, clock, exec_config)
     plan: OrderPlan = make_plan(ttl=10_000, max_replaces=0)
     for i in range(1000):
         manager.submit(plan, f"O{i}")
-    timings = []
     for _ in range(20):
         clock.advance(1)
-        start = time.perf_counter()
         manager.poll()
-        timings.append(time.perf_counter() - start)
     assert transport.calls["get_order_statuses"] == 20
-    assert median(timings) < 0.020  # target: well under 20 ms (measured ~1-2 ms)
+    assert len(manager.live_tickets) == 1000

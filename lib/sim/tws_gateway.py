@@ -93,6 +93,8 @@ class OpenOrderView:
     status: str
     filled: int
     remaining: int
+    lmt_price: float | None
+    total_quantity: int
 
 
 class TwsGateway:
@@ -179,7 +181,7 @@ class GatewayHandle:
         def view() -> list[OpenOrderView]:
             return [
                 OpenOrderView(o.order_id, o.client_id, o.order_ref, o.perm_id, o.account, o.contract.symbol,
-                              o.status, o.filled, o.remaining)  # fmt: skip
+                              o.status, o.filled, o.remaining, o.lmt_price, o.total_quantity)  # fmt: skip
                 for o in self._gw.server.book.orders.values()
                 if not o.is_done
             ]

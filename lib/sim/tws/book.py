@@ -137,8 +137,9 @@ class GatewayBook:
         inst = self.registry[o.contract.symbol]
         if o.is_done:
             state = o.status
-            return [BookEvent("error", o, code=104 if state == "Filled" else 10148,
-                              message=f"Cannot modify an order in state {state}.")]  # fmt: skip
+            if state == "Filled":
+                return [BookEvent("error", o, code=104, message="Can't modify a filled order.")]
+            return [BookEvent("error", o, code=103, message=f"Duplicate order id {o.order_id}")]
         refusal = rules.check_auction(inst, o.order_type, self.now(), entry=False)
         qty = int(req.total_quantity)
         lmt = req.lmt_price if req.lmt_price is not None else o.lmt_price

@@ -88,11 +88,11 @@ def test_unknown_contract_gets_200(gateway: GatewayHandle, ib_errors: IbLogGuard
 
     asyncio.run(body())
     assert 200 in ib_errors.codes()
-    ib_errors.records = [r for r in ib_errors.records if "Unknown contract" not in r.getMessage()]
 
 
 def test_duplicate_client_id_gets_326(gateway: GatewayHandle, ib_errors: IbLogGuard) -> None:
     ib_errors.allow(326)
+    ib_errors.forgive("API connection failed", "already in use")
 
     async def body() -> None:
         ib = await _connect(gateway.port, 15)
@@ -117,4 +117,3 @@ def test_duplicate_client_id_gets_326(gateway: GatewayHandle, ib_errors: IbLogGu
 
     asyncio.run(body())
     assert 326 in ib_errors.codes()
-    ib_errors.records = [r for r in ib_errors.records if r.name != "ib_async.client"]

@@ -13,6 +13,7 @@ edge that talks to the vendor (``raise BrokerRejected(...) from exc``)::
     ├── InvalidStateTransition       an order state change not in the transition table
     ├── CalendarError                unknown exchange or calendar lookup failure
     ├── RiskBlocked                  a pre-trade control blocked an order or the rebalance
+    ├── IdempotencyConflict          a rebalance id reused with other inputs (nothing sent)
     ├── ReportingError               a metrics export or alert delivery failed (raised on demand only)
     ├── LedgerError                  the SQL ledger refused a write or could not be reached
     │   └── LedgerConflict           a write clashes with a different row under the same unique key
@@ -38,6 +39,7 @@ __all__ = [
     "CalendarError",
     "ConfigError",
     "ExecutionError",
+    "IdempotencyConflict",
     "InputError",
     "InvalidStateTransition",
     "LedgerConflict",
@@ -179,6 +181,30 @@ class RiskBlocked(ExecutionError):
         self.control = control
         self.detail = detail
         super().__init__(f"risk control {control!r} blocked: {detail}")
+
+
+class IdempotencyConflict(ExecutionError):
+    """A rebalance id was reused with inputs (targets, trading parameters)
+    other than its first run's: the rerun is refused and nothing is sent, the
+    way a payment API refuses an idempotency key reused with another body.
+
+    ``differences`` names each input that changed (e.g. ``"targets"``,
+    ``"execution.min_trade_notional_usd"``).
+    """
+
+    def __init__(
+        self, rebalance_id: str, stored: str, given: str, differences: tuple[str, ...]
+    ) -> None:
+        self.rebalance_id = rebalance_id
+        self.stored = stored
+        self.given = given
+        self.differences = differences
+        what = ", ".join(differences) if differences else "inputs"
+        super().__init__(
+            f"rebalance id {rebalance_id!r} was first run with other inputs "
+            f"(fingerprint {stored[:12]}, now {given[:12]}; changed: {what}); a rerun must use "
+            f"the same targets and parameters: pass a new --rebalance-id to trade these inputs"
+        )
 
 
 class ReportingError(ExecutionError):

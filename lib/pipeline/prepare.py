@@ -4,14 +4,15 @@ to read quotes, positions and NAV."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from lib.basket import BasketExecutor, NettingResult
 from lib.calendars import MarketCalendar, get_market_calendar
 from lib.errors import MarketDataRejected, PlanRejected, RejectReason
+from lib.fingerprint import fingerprint, trading_inputs
 from lib.liquidity import LiquidityEstimator
 from lib.policy import ExecutionPolicy
 from lib.risk import (
@@ -27,6 +28,9 @@ from lib.runtime import Runtime, project_path
 from lib.store import NettingRecord
 from lib.targets import TargetsFile, TradeList, compute_trades, load_targets
 from lib.types import MarketDataSnapshot, OrderIntent, OrderPlan, PairGroup
+from lib.varpaths import var_path
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "Deferred",
@@ -67,12 +71,19 @@ def prepare_trades(rt: Runtime) -> Prepared:
     targets = load_targets(project_path(rt.params.targets), rt.registry)
     rid = rt.rebalance_id
     now = rt.clock.now()
-    _, created = rt.ledger.create_or_get_rebalance(
+    log.info("rebalance %s: ledger %s", rid, rt.ledger_location)
+    inputs = trading_inputs(targets, rt.params, rt.settings)
+    # The idempotency key check: a rerun with other inputs raises here,
+    # before any quote is read or order sent.
+    _, created = rt.ledger.claim_rebalance(
         rid,
+        fingerprint=fingerprint(inputs),
+        inputs=inputs,
         portfolio=rt.settings.portfolio,
         schedule=rt.params.schedule_slug,
         session_date=now.date(),
         params=rt.params.model_dump(mode="json"),
+        dry_run=rt.params.dry_run,
     )
     books = {sleeve: rt.ledger.sleeve_positions(sleeve) for sleeve in targets.sleeves}
     symbols = sorted({s for b in books.values() for s in b} | _target_symbols(targets))
@@ -195,7 +206,8 @@ def market_context(rt: Runtime, intents: Sequence[OrderIntent]) -> MarketContext
 def _kill_switch(rt: Runtime, extra: KillSwitch | None) -> KillSwitch:
     """The settings' kill-switch file, plus ``extra`` (the orchestrator's switch)."""
     path = rt.settings.risk.kill_switch_file
-    switches: list[KillSwitch] = [FileKillSwitch(Path(path)) if path else StaticKillSwitch()]
+    # var/KILL_SWITCH is the anchored var folder's (lib.varpaths), from any cwd.
+    switches: list[KillSwitch] = [FileKillSwitch(var_path(path)) if path else StaticKillSwitch()]
     if extra is not None:
         switches.append(extra)
     return AnyKillSwitch(*switches)

@@ -5,8 +5,9 @@ Where the ledger lives, first match wins:
 1. the ``url`` argument;
 2. the ``EXEC_DATABASE_URL`` environment variable
    (e.g. ``postgresql+psycopg://postgres@127.0.0.1:5432/test``);
-3. a SQLite file ``var/ledger.sqlite`` under the working directory (the
-   folder is created).
+3. a SQLite file ``ledger.sqlite`` in the anchored var folder
+   (``$EXEC_VAR_DIR``, else ``<project root>/var``; see :mod:`lib.varpaths`),
+   whatever the working directory (the folder is created).
 
 SQLite is the embedded default: foreign keys on, WAL journal (readers do not
 block the writer), and every transaction starts with ``BEGIN IMMEDIATE`` so
@@ -35,6 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lib.errors import LedgerError
+from lib.varpaths import var_path
 
 __all__ = [
     "DEFAULT_SQLITE_PATH",
@@ -51,7 +53,7 @@ __all__ = [
 ]
 
 ENV_DATABASE_URL = "EXEC_DATABASE_URL"
-#: Relative to the working directory at engine creation.
+#: Under the anchored var folder (:func:`lib.varpaths.var_path`), never the cwd.
 DEFAULT_SQLITE_PATH = Path("var") / "ledger.sqlite"
 #: How long a SQLite writer waits for the lock before failing, seconds.
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
@@ -68,7 +70,7 @@ def resolve_url(url: str | URL | None = None) -> URL:
     """
     if url is None or (isinstance(url, str) and not url.strip()):
         env = os.environ.get(ENV_DATABASE_URL, "").strip()
-        url = env or f"sqlite:///{DEFAULT_SQLITE_PATH.resolve()}"
+        url = env or f"sqlite:///{var_path(DEFAULT_SQLITE_PATH)}"
     try:
         parsed = make_url(url)
     except Exception as exc:  # ArgumentError, ValueError: both mean "not a URL"

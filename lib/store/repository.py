@@ -25,13 +25,13 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lib.clock import Clock
-from lib.errors import LedgerError
+from lib.errors import IdempotencyConflict, LedgerError
 from lib.store.books import LedgerBooksMixin
-from lib.store.models import Intent, NettingResult, Plan, Rebalance
+from lib.store.models import Intent, NettingResult, Plan, Rebalance, RebalanceAttempt
 from lib.store.order_log import LedgerOrdersMixin
 from lib.store.records import NettingRecord
 from lib.types import AssetClass, OrderIntent, OrderPlan, PolicyMode, Side
@@ -83,6 +83,89 @@ class LedgerRepository(LedgerOrdersMixin, LedgerBooksMixin):
             )
             row = s.get_one(Rebalance, rebalance_id)
         return row, created
+
+    def claim_rebalance(
+        self,
+        rebalance_id: str,
+        *,
+        fingerprint: str,
+        inputs: Mapping[str, Any],
+        params: Mapping[str, Any],
+        portfolio: str = "",
+        schedule: str = "",
+        session_date: date | None = None,
+        dry_run: bool = False,
+    ) -> tuple[Rebalance, bool]:
+        """Create or rerun ``rebalance_id`` under the idempotency rule.
+
+        The first attempt that is not a dry run fixes the rebalance's
+        fingerprint; an attempt whose ``fingerprint`` differs is refused with
+        :class:`IdempotencyConflict` (naming what changed). Every attempt,
+        refused or not, is recorded in ``rebalance_attempts`` with its
+        ``params``. Returns ``(row, created)`` like ``create_or_get_rebalance``.
+        """
+        from lib.fingerprint import differences
+
+        now = self._now()
+        refused: IdempotencyConflict | None = None
+        with self._tx("claim_rebalance") as s:
+            created = self._insert_ignore(
+                s,
+                Rebalance,
+                {
+                    "rebalance_id": rebalance_id,
+                    "portfolio": portfolio,
+                    "schedule": schedule,
+                    "session_date": session_date,
+                    "status": "running",
+                    "params": dict(params),
+                    "created_at": now,
+                    "updated_at": now,
+                    "finished_at": None,
+                    "fingerprint": None,
+                    "fingerprint_inputs": None,
+                },
+                ["rebalance_id"],
+            )
+            row = s.get_one(Rebalance, rebalance_id, with_for_update=True)
+            if row.fingerprint is not None and row.fingerprint != fingerprint:
+                refused = IdempotencyConflict(
+                    rebalance_id, row.fingerprint, fingerprint,
+                    differences(row.fingerprint_inputs, inputs),
+                )
+            elif row.fingerprint is None and not dry_run:
+                row.fingerprint = fingerprint
+                row.fingerprint_inputs = dict(inputs)
+                row.updated_at = now
+            number = s.scalar(
+                select(func.count()).select_from(RebalanceAttempt).where(
+                    RebalanceAttempt.rebalance_id == rebalance_id
+                )
+            ) or 0
+            s.add(
+                RebalanceAttempt(
+                    rebalance_id=rebalance_id,
+                    attempt=int(number),
+                    fingerprint=fingerprint,
+                    params=dict(params),
+                    outcome="refused" if refused else ("dry_run" if dry_run else "accepted"),
+                    detail=str(refused) if refused else "",
+                    ts=now,
+                )
+            )
+        if refused is not None:
+            raise refused
+        return row, created
+
+    def rebalance_attempts(self, rebalance_id: str) -> list[RebalanceAttempt]:
+        """Every attempt of ``rebalance_id`` (accepted, dry run or refused), in order."""
+        stmt = (
+            select(RebalanceAttempt)
+            .where(RebalanceAttempt.rebalance_id == rebalance_id)
+            .order_by(RebalanceAttempt.attempt)
+        )
+        with self._tx("rebalance_attempts") as s:
+            return list(s.scalars(stmt).all())
 
     def get_rebalance(self, rebalance_id: str) -> Rebalance | None:
         with self._tx("get_rebalance") as s:

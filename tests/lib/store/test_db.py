@@ -56,13 +56,28 @@ def test_default_is_sqlite_under_var_and_creates_the_folder(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv(db.ENV_DATABASE_URL, raising=False)
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EXEC_VAR_DIR", str(tmp_path / "var"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
     engine = db.make_engine()
     try:
         assert engine.url.database == str(tmp_path / "var" / "ledger.sqlite")
         assert (tmp_path / "var").is_dir()
+        assert not (elsewhere / "var").exists()
     finally:
         engine.dispose()
+
+
+def test_default_ledger_is_anchored_at_the_project_not_the_cwd(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from lib.varpaths import PROJECT_ROOT
+
+    monkeypatch.delenv(db.ENV_DATABASE_URL, raising=False)
+    monkeypatch.delenv("EXEC_VAR_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert db.resolve_url().database == str(PROJECT_ROOT / "var" / "ledger.sqlite")
 
 
 def test_invalid_url_is_a_ledger_error() -> None:

@@ -3,24 +3,43 @@
 Every :class:`ExecutionMetrics` owns its own ``CollectorRegistry`` (never the
 process-global default), so one rebalance's metrics are exported alone and
 tests do not leak into each other. Exposed series (namespace
-``abstractfinance``; the seed's names exactly)::
+``abstractfinance``; the seed's names, with the ``_total`` suffix Prometheus
+gives every counter)::
 
     abstractfinance_execution_slippage_bps{instrument,side,asset_class}  histogram, bps (+ = cost)
     abstractfinance_execution_notional_total{asset_class}                counter, instrument currency
     abstractfinance_execution_commission_total                           counter, account currency
     abstractfinance_execution_replace_count{instrument}                  histogram, replaces per order
-    abstractfinance_execution_netting_savings_qty                        gauge, units (see below)
-    abstractfinance_execution_orders_by_policy{policy}                   gauge, orders (see below)
-    abstractfinance_execution_rejected_total{reason}                     counter, orders
+    abstractfinance_execution_netting_savings_qty_total                  counter, units
+    abstractfinance_execution_orders_by_policy_total{policy}             counter, orders planned
+    abstractfinance_execution_rejected_total{source,reason}              counter, orders
     abstractfinance_execution_risk_blocks_total{control}                 counter, blocks
 
-Counter vs gauge: prometheus_client always exposes a Counter as
-``<name>_total`` (the text format's family name included). The seed lists
-``execution_netting_savings_qty`` and ``execution_orders_by_policy`` without
-``_total``, and dashboards query those names, so they are **gauges** that are
-only ever incremented within one registry: one registry per rebalance run,
-pushed to the Pushgateway under ``{job, rebalance}``, i.e. the value is "this
-run's total", the batch-job convention. Sum over runs in PromQL.
+and the batch-job series of the run (Prometheus' convention for batch jobs;
+timestamps are wall-clock Unix seconds, whatever clock the broker runs on)::
+
+    abstractfinance_rebalance_last_run_timestamp_seconds                 gauge, s since epoch
+    abstractfinance_rebalance_last_success_timestamp_seconds             gauge, only when outcome=success
+    abstractfinance_rebalance_duration_seconds                           gauge, wall seconds of the run
+    abstractfinance_rebalance_outcome{outcome}                           gauge, 1 for this run's outcome
+                                                                         (success/incomplete/failed), 0 else
+    abstractfinance_rebalance_orders                                     gauge, orders (intents) executed
+
+``netting_savings_qty`` and ``orders_by_policy`` are counters as in the seed
+(they used to be gauges named without ``_total``; dashboards use the new
+names). ``rejected_total`` counts policy rejections (``source="policy"``,
+reason = the RejectReason code) and broker rejections (``source="broker"``,
+``reason="broker_rejected"``: the broker's text is free text, not a label).
+
+Run labels: every series carries the run's labels (``rebalance``,
+``schedule``, see ``run_labels``). node_exporter's textfile collector merges
+every ``*.prom`` of its folder into one scrape and refuses a series that two
+files both carry ("collected before with the same name and label values");
+one file per rebalance, each series labelled with its rebalance, never
+collide. On a push the same labels are the Pushgateway grouping key, so a
+rerun of the same rebalance replaces its group (PUT) instead of adding.
+``_created`` samples are not exported (they carry the process' wall clock,
+are per-file noise in a textfile, and promtool/the collector gain nothing).
 
 Buckets: slippage ``SLIPPAGE_BUCKETS_BPS`` run from 0 to 100 bps (far outside
 any collar), finest across 0-12 bps where the per-asset-class caps (FX_FUT 2,
@@ -28,19 +47,16 @@ FUT 3, ETF 10, STK 12) live. There is deliberately no negative bucket:
 prometheus_client drops a histogram's ``_sum`` series when its first bound
 is negative, and the mean slippage (``sum(_sum) / sum(_count)``) is the
 number dashboards need most. Price improvement (negative slippage) lands in
-the ``le="0.0"`` bucket and still counts, with its sign, in ``_sum`` (so
-``_sum`` may fall within a run: aggregate across pushed runs with
-``sum``/``sum_over_time``, not ``rate``). Replaces ``REPLACE_BUCKETS`` are
-integers around the default 6 attempts.
+the ``le="0.0"`` bucket and still counts, with its sign, in ``_sum``.
+Replaces ``REPLACE_BUCKETS`` are integers around the default 6 attempts.
 
 Label values must be bounded sets (instrument symbols from the registry,
 enum values, reject reasons and control names from the code, never free text).
 
 Export: :meth:`ExecutionMetrics.write_textfile` (node-exporter textfile
-collector, atomic rename) and :meth:`ExecutionMetrics.push` (Pushgateway, PUT
-replaces the run's group, so a rerun of the same rebalance overwrites its
-series instead of adding to them). Neither raises on an I/O failure: a
-metrics outage must not fail a rebalance. They return an
+collector, atomic rename; :func:`prune_textfiles` keeps the folder bounded)
+and :meth:`ExecutionMetrics.push` (Pushgateway). Neither raises on an I/O
+failure: a metrics outage must not fail a rebalance. They return an
 :class:`ExportResult` that the caller logs/alerts on (also logged here at
 WARNING), with ``raise_for_error()`` for callers that require delivery.
 """
@@ -50,8 +66,10 @@ from __future__ import annotations
 import http.client
 import logging
 import math
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from prometheus_client import (
@@ -63,15 +81,21 @@ from prometheus_client import (
     push_to_gateway,
     write_to_textfile,
 )
+from prometheus_client.metrics_core import Metric
+from prometheus_client.samples import Sample
 
 from lib.errors import ReportingError
 from lib.types import AssetClass, ExecutionResult, PolicyMode, Side
 
 __all__ = [
+    "BROKER_REJECTED",
+    "OUTCOMES",
     "REPLACE_BUCKETS",
+    "SERIES",
     "SLIPPAGE_BUCKETS_BPS",
     "ExecutionMetrics",
     "ExportResult",
+    "prune_textfiles",
     "record_execution_commission",
     "record_execution_fill",
     "record_execution_policy",
@@ -80,6 +104,7 @@ __all__ = [
     "record_execution_result",
     "record_netting_savings",
     "record_risk_block",
+    "record_run",
 ]
 
 log = logging.getLogger(__name__)
@@ -90,6 +115,21 @@ SLIPPAGE_BUCKETS_BPS: tuple[float, ...] = (
 )
 #: Replace-count histogram upper bounds (replaces per order).
 REPLACE_BUCKETS: tuple[float, ...] = (0, 1, 2, 3, 4, 5, 6, 8, 10, 15)
+#: A run's outcome (``abstractfinance_rebalance_outcome{outcome}``).
+OUTCOMES: tuple[str, ...] = ("success", "incomplete", "failed")
+#: ``reason`` of a broker rejection (the broker's text is not a bounded label).
+BROKER_REJECTED = "broker_rejected"
+#: Every series name a dashboard may query (without the namespace prefix),
+#: histogram parts included. tests/deployments check the Grafana JSON against it.
+SERIES: tuple[str, ...] = (
+    "execution_slippage_bps_bucket", "execution_slippage_bps_sum", "execution_slippage_bps_count",
+    "execution_notional_total", "execution_commission_total",
+    "execution_replace_count_bucket", "execution_replace_count_sum",
+    "execution_replace_count_count", "execution_netting_savings_qty_total",
+    "execution_orders_by_policy_total", "execution_rejected_total", "execution_risk_blocks_total",
+    "rebalance_last_run_timestamp_seconds", "rebalance_last_success_timestamp_seconds",
+    "rebalance_duration_seconds", "rebalance_outcome", "rebalance_orders",
+)
 
 _DEFAULT_PUSH_TIMEOUT_SECONDS = 5.0
 
@@ -110,11 +150,37 @@ class ExportResult:
             raise ReportingError(self.target, self.detail)
 
 
-class ExecutionMetrics:
-    """The execution metrics, registered in a fresh ``CollectorRegistry``."""
+class _Labelled:
+    """A collector view of a registry with ``labels`` added to every sample
+    and ``_created`` samples left out (what is written/pushed)."""
 
-    def __init__(self, namespace: str = "abstractfinance") -> None:
+    def __init__(self, registry: CollectorRegistry, labels: Mapping[str, str]) -> None:
+        self._registry = registry
+        self._labels = dict(labels)
+
+    def collect(self) -> Iterator[Metric]:
+        for fam in self._registry.collect():
+            out = Metric(fam.name, fam.documentation, fam.type, fam.unit)
+            out.samples = [
+                Sample(s.name, {**s.labels, **self._labels}, s.value, s.timestamp, s.exemplar)
+                for s in fam.samples
+                if not s.name.endswith("_created")
+            ]
+            yield out
+
+
+class ExecutionMetrics:
+    """The execution metrics of one run, registered in a fresh ``CollectorRegistry``.
+
+    ``run_labels`` (e.g. ``{"rebalance": id, "schedule": slug}``) are added to
+    every exported series and are the Pushgateway grouping key.
+    """
+
+    def __init__(
+        self, namespace: str = "abstractfinance", *, run_labels: Mapping[str, str] | None = None
+    ) -> None:
         self.namespace = namespace
+        self.run_labels: dict[str, str] = dict(run_labels or {})
         self.registry = CollectorRegistry(auto_describe=True)
         r, ns = self.registry, namespace
         self.slippage_bps = Histogram(
@@ -138,37 +204,40 @@ class ExecutionMetrics:
             "Cancel/replace attempts per completed order.",
             ["instrument"], namespace=ns, registry=r, buckets=REPLACE_BUCKETS,
         )
-        self.netting_savings_qty = Gauge(
+        self.netting_savings_qty = Counter(
             "execution_netting_savings_qty",
-            "Units (shares/contracts) not traded thanks to cross-sleeve netting in this run.",
+            "Units (shares/contracts) not traded thanks to cross-sleeve netting.",
             namespace=ns, registry=r,
         )
-        self.orders_by_policy = Gauge(
+        self.orders_by_policy = Counter(
             "execution_orders_by_policy",
-            "Orders planned in this run, by policy mode.",
+            "Orders planned, by policy mode.",
             ["policy"], namespace=ns, registry=r,
         )
         self.rejected = Counter(
             "execution_rejected",
-            "Orders rejected (by the policy or the broker), by reason.",
-            ["reason"], namespace=ns, registry=r,
+            "Orders rejected, by source (policy or broker) and reason.",
+            ["source", "reason"], namespace=ns, registry=r,
         )
         self.risk_blocks = Counter(
             "execution_risk_blocks",
             "Orders or rebalances blocked by a pre-trade risk control, by control.",
             ["control"], namespace=ns, registry=r,
         )
+    def _view(self, labels: Mapping[str, str]) -> _Labelled:
+        return _Labelled(self.registry, labels)
 
     def exposition(self) -> bytes:
-        """The registry in the Prometheus text format (what is pushed/written)."""
-        return generate_latest(self.registry)
+        """The registry in the Prometheus text format, run labels on every
+        series (what is written to the textfile)."""
+        return generate_latest(self._view(self.run_labels))
 
     def write_textfile(self, path: str | Path) -> ExportResult:
         """Write the exposition to ``path`` (should end in ``.prom``) atomically
         (temp file in the same directory, then rename)."""
         target = str(path)
         try:
-            write_to_textfile(target, self.registry)
+            write_to_textfile(target, self._view(self.run_labels))
         except OSError as exc:
             return _failed(target, f"{type(exc).__name__}: {exc}", {})
         return ExportResult(ok=True, target=target)
@@ -182,16 +251,34 @@ class ExecutionMetrics:
         timeout_seconds: float = _DEFAULT_PUSH_TIMEOUT_SECONDS,
     ) -> ExportResult:
         """PUT the registry to a Pushgateway (``'host:port'`` or a URL) under
-        ``job`` and ``grouping_key`` (e.g. ``{'rebalance': rebalance_id}``)."""
-        key = dict(grouping_key or {})
+        ``job`` and ``grouping_key`` (default: the run labels). The grouping
+        labels are attached by the Pushgateway, not repeated in the samples."""
+        key = dict(self.run_labels if grouping_key is None else grouping_key)
         try:
             push_to_gateway(
-                gateway, job=job, registry=self.registry, grouping_key=key, timeout=timeout_seconds
+                gateway, job=job, registry=self._view({}),
+                grouping_key=key, timeout=timeout_seconds,
             )
         except (OSError, ValueError, http.client.HTTPException) as exc:
             # URLError/HTTPError/timeouts are OSErrors; a bad address is a ValueError.
             return _failed(gateway, f"{type(exc).__name__}: {exc}", key)
         return ExportResult(ok=True, target=gateway, grouping_key=key)
+
+
+def prune_textfiles(folder: str | Path, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` most recently written ``*.prom`` files of
+    ``folder`` (by modification time, then name); returns what was deleted.
+    Bounds the series a textfile collector re-exports forever."""
+    if keep < 0:
+        raise ValueError(f"keep must be >= 0, got {keep}")
+    files = sorted(Path(folder).glob("*.prom"), key=lambda p: (p.stat().st_mtime, p.name))
+    doomed = files[: max(0, len(files) - keep)]
+    for p in doomed:
+        try:
+            os.unlink(p)
+        except FileNotFoundError:
+            pass
+    return doomed
 
 
 def _failed(target: str, detail: str, key: Mapping[str, str]) -> ExportResult:
@@ -253,9 +340,14 @@ def record_execution_policy(metrics: ExecutionMetrics, policy: PolicyMode | str)
     metrics.orders_by_policy.labels(policy=_label(policy)).inc()
 
 
-def record_execution_rejected(metrics: ExecutionMetrics, reason: str) -> None:
-    """Count one rejected order; ``reason`` from a bounded set (e.g. RejectReason)."""
-    metrics.rejected.labels(reason=_label(reason)).inc()
+def record_execution_rejected(
+    metrics: ExecutionMetrics, reason: str, *, source: str = "policy"
+) -> None:
+    """Count one rejected order; ``reason`` from a bounded set (RejectReason
+    codes, or :data:`BROKER_REJECTED`), ``source`` ``"policy"`` or ``"broker"``."""
+    if source not in ("policy", "broker"):
+        raise ValueError(f"source must be 'policy' or 'broker', got {source!r}")
+    metrics.rejected.labels(source=source, reason=_label(reason)).inc()
 
 
 def record_risk_block(metrics: ExecutionMetrics, control: str) -> None:
@@ -278,3 +370,41 @@ def record_execution_result(metrics: ExecutionMetrics, result: ExecutionResult) 
         )
     record_execution_commission(metrics, result.commission)
     record_execution_replaces(metrics, instrument=result.symbol, replace_count=result.replace_count)
+
+
+def record_run(
+    metrics: ExecutionMetrics,
+    *,
+    outcome: str,
+    finished_at: datetime,
+    started_at: datetime | None = None,
+    orders: int = 0,
+) -> None:
+    """The batch-job series: last run (and last success when ``outcome`` is
+    ``"success"``) at ``finished_at`` (wall clock, tz-aware), the duration
+    since ``started_at`` (seconds, omitted when unknown), one outcome at 1."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
+    if finished_at.tzinfo is None:
+        raise ValueError("finished_at must be tz-aware")
+    r, ns = metrics.registry, metrics.namespace
+
+    def gauge(name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
+        # Registered only here: a gauge never set would export 0 (1970).
+        return Gauge(name, doc, list(labels), namespace=ns, registry=r)
+
+    ts = finished_at.timestamp()
+    gauge("rebalance_last_run_timestamp_seconds",
+          "Wall-clock Unix time the rebalance run finished (any outcome).").set(ts)
+    if outcome == "success":
+        gauge("rebalance_last_success_timestamp_seconds",
+              "Wall-clock Unix time the rebalance run finished with every order filled.").set(ts)
+    if started_at is not None:
+        gauge("rebalance_duration_seconds", "Wall-clock duration of the rebalance run, seconds.").set(
+            max(0.0, (finished_at - started_at).total_seconds())
+        )
+    out = gauge("rebalance_outcome", "1 for the run's outcome (success, incomplete, failed), else 0.",
+                ("outcome",))
+    for o in OUTCOMES:
+        out.labels(outcome=o).set(1.0 if o == outcome else 0.0)
+    gauge("rebalance_orders", "Parent orders (intents) the run executed.").set(orders)

@@ -9,10 +9,12 @@ reconciliation, not in Prefect's cache (see ../docs/ARCHITECTURE.md).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
 
 from lib import pipeline
 from lib.basket import NettingResult
@@ -36,6 +38,7 @@ __all__ = [
     "net_trades",
     "pre_trade_risk",
     "prepare_trades",
+    "run_started_wall",
     "send_alerts",
     "set_progress_listener",
 ]
@@ -156,5 +159,16 @@ def export_metrics(
     blocks: Sequence[RiskBlock],
     reject_reasons: dict[str, str],
 ) -> str:
-    res = pipeline.export_metrics(open_runtime(params), results, plans, netting, blocks, reject_reasons)
+    started = run_started_wall()
+    res = pipeline.export_metrics(
+        open_runtime(params), results, plans, netting, blocks, reject_reasons,
+        started_wall=started, finished_wall=datetime.now(UTC),
+    )
     return f"{res.target}: {'ok' if res.ok else res.detail}"
+
+
+def run_started_wall() -> datetime | None:
+    """Wall-clock start of the current flow run (None outside one)."""
+    ctx = FlowRunContext.get()
+    start = ctx.flow_run.start_time if ctx is not None and ctx.flow_run is not None else None
+    return start.astimezone(UTC) if start is not None else None

@@ -5,17 +5,21 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from lib.analytics import DailySummary, ExecutionAnalytics, format_summary
 from lib.basket import NettingResult
 from lib.metrics import (
+    BROKER_REJECTED,
     ExecutionMetrics,
     ExportResult,
+    prune_textfiles,
     record_execution_policy,
     record_execution_rejected,
     record_execution_result,
     record_netting_savings,
     record_risk_block,
+    record_run,
 )
 from lib.notify import (
     Notifier,
@@ -24,14 +28,19 @@ from lib.notify import (
     rebalance_summary_message,
     risk_block_message,
 )
+from lib.orders.states import OrderState
 from lib.risk import RiskBlock
 from lib.runtime import Runtime
 from lib.types import ExecutionResult, MarketDataSnapshot, OrderPlan
 
-__all__ = ["ENV_PUSHGATEWAY", "RunSummary", "analyse", "export_metrics", "send_alerts"]
+__all__ = [
+    "ENV_PUSHGATEWAY", "METRICS_TEXTFILES_KEPT", "RunSummary", "analyse", "export_metrics", "send_alerts",
+]
 
 #: host:port of a Prometheus Pushgateway; unset = write var/metrics/<id>.prom instead.
 ENV_PUSHGATEWAY = "EXEC_PUSHGATEWAY"
+#: Newest var/metrics/*.prom files kept (one per rebalance; older ones deleted).
+METRICS_TEXTFILES_KEPT = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +128,17 @@ def export_metrics(
     netting: NettingResult,
     blocks: Sequence[RiskBlock],
     reject_reasons: Mapping[str, str],
+    *,
+    started_wall: datetime | None = None,
+    finished_wall: datetime | None = None,
 ) -> ExportResult:
-    """The seed's execution metrics for this run, pushed to the Pushgateway in
-    ``EXEC_PUSHGATEWAY`` (grouped by rebalance) or written to var/metrics/."""
-    m = ExecutionMetrics()
+    """The seed's execution metrics for this run (labelled with the rebalance
+    and schedule), pushed to the Pushgateway in ``EXEC_PUSHGATEWAY`` or written
+    to var/metrics/<id>.prom (the folder kept to METRICS_TEXTFILES_KEPT files).
+    ``finished_wall`` (wall clock) adds the batch-job series (outcome, last
+    success, duration since ``started_wall``)."""
+    m = ExecutionMetrics(run_labels={"rebalance": rt.rebalance_id,
+                                     "schedule": rt.params.schedule_slug})
     for r in results:
         record_execution_result(m, r)
     for p in plans:
@@ -132,9 +148,20 @@ def export_metrics(
         record_risk_block(m, b.control)
     for reason in reject_reasons.values():  # policy rejections; risk blocks counted above
         record_execution_rejected(m, reason)
+    broker_rejects = [o for o in rt.ledger.orders_for_rebalance(rt.rebalance_id)
+                      if o.status == OrderState.REJECTED.value]
+    for _ in broker_rejects:
+        record_execution_rejected(m, BROKER_REJECTED, source="broker")
+    if finished_wall is not None:
+        complete = all(r.filled_quantity >= r.requested_quantity for r in results)
+        ok = complete and not blocks and not reject_reasons and not broker_rejects
+        record_run(m, outcome="success" if ok else "incomplete", finished_at=finished_wall,
+                   started_at=started_wall, orders=len(results))
     gateway = os.environ.get(ENV_PUSHGATEWAY)
     if gateway:
-        return m.push(gateway, job="rebalance", grouping_key={"rebalance": rt.rebalance_id})
+        return m.push(gateway, job="rebalance")
     folder = rt.var_dir / "metrics"
     folder.mkdir(parents=True, exist_ok=True)
-    return m.write_textfile(folder / f"{rt.rebalance_id}.prom")
+    res = m.write_textfile(folder / f"{rt.rebalance_id}.prom")
+    prune_textfiles(folder, METRICS_TEXTFILES_KEPT)
+    return res

@@ -1,11 +1,16 @@
-"""ExecutionMetrics: seed names in the exposition, textfile, a real Pushgateway, promtool."""
+"""ExecutionMetrics: seed names in the exposition, textfiles that a node_exporter
+textfile collector loads after many runs, a real Pushgateway, promtool."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +19,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from lib.errors import ReportingError
 from lib.metrics import (
+    BROKER_REJECTED,
+    OUTCOMES,
+    SERIES,
     ExecutionMetrics,
+    prune_textfiles,
     record_execution_commission,
     record_execution_fill,
     record_execution_policy,
@@ -22,6 +31,7 @@ from lib.metrics import (
     record_execution_result,
     record_netting_savings,
     record_risk_block,
+    record_run,
 )
 from lib.types import AssetClass, ExecutionResult, PolicyMode, Side
 from tests.helpers import PushgatewayProcess, binary_or_skip, free_port
@@ -36,8 +46,8 @@ SEED_SERIES = {
     "abstractfinance_execution_notional_total",
     "abstractfinance_execution_commission_total",
     "abstractfinance_execution_replace_count_bucket",
-    "abstractfinance_execution_netting_savings_qty",
-    "abstractfinance_execution_orders_by_policy",
+    "abstractfinance_execution_netting_savings_qty_total",
+    "abstractfinance_execution_orders_by_policy_total",
     "abstractfinance_execution_rejected_total",
     "abstractfinance_execution_risk_blocks_total",
 }
@@ -65,6 +75,7 @@ def populated(m: ExecutionMetrics | None = None) -> ExecutionMetrics:
     record_netting_savings(m, 1200)
     record_netting_savings(m, 300)
     record_execution_rejected(m, "stale_data")
+    record_execution_rejected(m, BROKER_REJECTED, source="broker")
     record_risk_block(m, "max_order_notional")
     return m
 
@@ -90,14 +101,20 @@ def test_exposition_carries_the_seed_series_and_values() -> None:
     text = populated().exposition().decode()
     names = {name for name, _ in samples(text)}
     assert names >= SEED_SERIES
-    assert "abstractfinance_execution_netting_savings_qty_total" not in names
+    # The seed's counters are counters (the old gauge names are gone).
+    assert "abstractfinance_execution_netting_savings_qty" not in names
+    assert "abstractfinance_execution_orders_by_policy" not in names
+    assert not [n for n in names if n.endswith("_created")]
     assert value(text, "abstractfinance_execution_notional_total", asset_class="ETF") == pytest.approx(59_014.75)
     assert value(text, "abstractfinance_execution_notional_total", asset_class="FUT") == 1_200_000.0
     assert value(text, "abstractfinance_execution_commission_total") == pytest.approx(4.35)
-    assert value(text, "abstractfinance_execution_netting_savings_qty") == 1500.0
-    assert value(text, "abstractfinance_execution_orders_by_policy", policy="marketable_limit") == 2.0
-    assert value(text, "abstractfinance_execution_orders_by_policy", policy="auction_close") == 1.0
-    assert value(text, "abstractfinance_execution_rejected_total", reason="stale_data") == 1.0
+    assert value(text, "abstractfinance_execution_netting_savings_qty_total") == 1500.0
+    assert value(text, "abstractfinance_execution_orders_by_policy_total", policy="marketable_limit") == 2.0
+    assert value(text, "abstractfinance_execution_orders_by_policy_total", policy="auction_close") == 1.0
+    assert value(text, "abstractfinance_execution_rejected_total", source="policy",
+                 reason="stale_data") == 1.0
+    assert value(text, "abstractfinance_execution_rejected_total", source="broker",
+                 reason=BROKER_REJECTED) == 1.0
     assert value(text, "abstractfinance_execution_risk_blocks_total", control="max_order_notional") == 1.0
     spy = {"instrument": "SPY", "side": "BUY", "asset_class": "ETF"}
     bucket = "abstractfinance_execution_slippage_bps_bucket"
@@ -139,6 +156,9 @@ def test_unfilled_result_records_no_slippage() -> None:
                                         slippage_bps=1.0, notional=-5.0),
         lambda m: record_execution_commission(m, -0.01),
         lambda m: record_netting_savings(m, -1),
+        lambda m: record_execution_rejected(m, "x", source="elsewhere"),
+        lambda m: record_run(m, outcome="great", finished_at=T0),
+        lambda m: record_run(m, outcome="success", finished_at=T0.replace(tzinfo=None)),
     ],
 )
 def test_invalid_observations_raise(call: object) -> None:
@@ -192,12 +212,13 @@ def test_push_to_real_pushgateway_groups_by_rebalance(pushgateway: PushgatewayPr
 
     text = pushgateway.get("/metrics")
     grp = {"job": "rebalance", "rebalance": rid}
-    assert value(text, "abstractfinance_execution_netting_savings_qty", **grp) == 1500.0
-    assert value(text, "abstractfinance_execution_netting_savings_qty", job="rebalance",
+    assert value(text, "abstractfinance_execution_netting_savings_qty_total", **grp) == 1500.0
+    assert value(text, "abstractfinance_execution_netting_savings_qty_total", job="rebalance",
                  rebalance="r-other") == 7.0
     assert value(text, "abstractfinance_execution_notional_total", asset_class="FUT", **grp) == 1_200_000.0
     assert value(text, "abstractfinance_execution_commission_total", **grp) == pytest.approx(4.35)
-    assert value(text, "abstractfinance_execution_orders_by_policy", policy="marketable_limit", **grp) == 2.0
+    assert value(text, "abstractfinance_execution_orders_by_policy_total", policy="marketable_limit",
+                 **grp) == 2.0
     assert value(text, "abstractfinance_execution_slippage_bps_count", instrument="SPY", side="BUY",
                  asset_class="ETF", **grp) == 1.0
     pushed = {n for (n, labels) in samples(text) if ("rebalance", rid) in labels}
@@ -208,7 +229,7 @@ def test_push_to_real_pushgateway_groups_by_rebalance(pushgateway: PushgatewayPr
     record_netting_savings(rerun, 100)
     assert rerun.push(pushgateway.address, grouping_key={"rebalance": rid}).ok
     text = pushgateway.get("/metrics")
-    assert value(text, "abstractfinance_execution_netting_savings_qty", **grp) == 100.0
+    assert value(text, "abstractfinance_execution_netting_savings_qty_total", **grp) == 100.0
     assert not [n for (n, labels) in samples(text)
                 if n == "abstractfinance_execution_notional_total" and ("rebalance", rid) in labels]
 
@@ -230,3 +251,166 @@ def test_missing_tool_skips_unless_required(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("EXEC_REQUIRE_NOSUCHTOOL", "1")
     with pytest.raises(pytest.fail.Exception, match="required because EXEC_REQUIRE_NOSUCHTOOL=1"):
         binary_or_skip("no-such-tool-xyz", "EXEC_REQUIRE_NOSUCHTOOL", APT_HINT)
+
+
+# --- textfiles after many runs, the way node_exporter's textfile collector reads them --------
+
+
+def run_metrics(rebalance: str, schedule: str = "us-open", *, outcome: str = "success",
+                seconds: float = 42.0) -> ExecutionMetrics:
+    m = populated(ExecutionMetrics(run_labels={"rebalance": rebalance, "schedule": schedule}))
+    record_run(m, outcome=outcome, finished_at=T0, started_at=T0 - timedelta(seconds=seconds),
+               orders=2)
+    return m
+
+
+def load_textfile_dir(folder: Path) -> dict[tuple[str, frozenset[tuple[str, str]]], str]:
+    """Merge every ``*.prom`` of ``folder`` into one scrape as node_exporter's
+    textfile collector does: fail on a series (name + labels) that two files
+    carry, and on a family whose TYPE or HELP differs between files."""
+    seen: dict[tuple[str, frozenset[tuple[str, str]]], str] = {}
+    families: dict[str, tuple[str, str]] = {}
+    dupes: list[str] = []
+    for path in sorted(folder.glob("*.prom")):
+        for fam in text_string_to_metric_families(path.read_text()):
+            meta = (fam.type, fam.documentation)
+            assert families.setdefault(fam.name, meta) == meta, f"{fam.name}: {meta} in {path.name}"
+            for smp in fam.samples:
+                key = (smp.name, frozenset(smp.labels.items()))
+                if key in seen:
+                    dupes.append(f"{smp.name}{dict(smp.labels)} in {seen[key]} and {path.name}")
+                seen[key] = path.name
+    if dupes:
+        raise AssertionError(f"{len(dupes)} series collected before with the same name and "
+                             f"label values, e.g. {dupes[0]}")
+    return seen
+
+
+def test_unlabelled_files_collide_as_node_exporter_reports(tmp_path: Path) -> None:
+    # The old output: one file per rebalance with the same unlabelled series.
+    for i in range(3):
+        populated().write_textfile(tmp_path / f"r{i}.prom")
+    with pytest.raises(AssertionError, match="collected before with the same name and label values"):
+        load_textfile_dir(tmp_path)
+
+
+def test_many_runs_load_without_duplicates(tmp_path: Path) -> None:
+    ids = [f"main-2026-11-{d:02d}-{slug}" for d in range(1, 26) for slug in ("us-open", "eu-session")]
+    for rid in ids:
+        assert run_metrics(rid, rid.rsplit("-", 2)[-2] + "-" + rid.rsplit("-", 1)[-1]).write_textfile(
+            tmp_path / f"{rid}.prom").ok
+    # A rerun rewrites its own file (same rebalance): still one series per rebalance.
+    assert run_metrics(ids[0], outcome="incomplete").write_textfile(tmp_path / f"{ids[0]}.prom").ok
+    seen = load_textfile_dir(tmp_path)
+    per_run = {dict(k[1])["rebalance"] for k in seen if k[0] == "abstractfinance_execution_commission_total"}
+    assert per_run == set(ids)
+    every = {k for k in seen if ("rebalance", ids[1]) in k[1]}
+    assert {n for n, _ in every} >= SEED_SERIES
+    assert all(dict(labels).get("schedule") for _, labels in every)
+
+
+def test_batch_job_series_follow_the_convention() -> None:
+    ok = samples(run_metrics("r1").exposition().decode())
+    lbl = frozenset({("rebalance", "r1"), ("schedule", "us-open")})
+    assert ok[("abstractfinance_rebalance_last_success_timestamp_seconds", lbl)] == T0.timestamp()
+    assert ok[("abstractfinance_rebalance_last_run_timestamp_seconds", lbl)] == T0.timestamp()
+    assert ok[("abstractfinance_rebalance_duration_seconds", lbl)] == 42.0
+    assert ok[("abstractfinance_rebalance_orders", lbl)] == 2.0
+    for o in OUTCOMES:
+        assert ok[("abstractfinance_rebalance_outcome", lbl | {("outcome", o)})] == (o == "success")
+    bad = samples(run_metrics("r1", outcome="incomplete").exposition().decode())
+    # An incomplete run leaves the last success where the last successful run put it.
+    assert not [n for n, _ in bad if n == "abstractfinance_rebalance_last_success_timestamp_seconds"]
+    assert bad[("abstractfinance_rebalance_outcome", lbl | {("outcome", "incomplete")})] == 1.0
+    # Without a run record there is no batch-job series at all (no 1970 timestamps).
+    assert not [n for n, _ in samples(populated().exposition().decode()) if "rebalance_" in n]
+
+
+def test_series_constant_lists_every_exported_name() -> None:
+    names = {n for n, _ in samples(run_metrics("r1").exposition().decode())}
+    assert names == {f"abstractfinance_{s}" for s in SERIES}
+
+
+def test_prune_keeps_the_newest_files(tmp_path: Path) -> None:
+    for i in range(5):
+        p = tmp_path / f"r{i}.prom"
+        p.write_text("x 1\n")
+        os.utime(p, (1_000_000 + i, 1_000_000 + i))
+    (tmp_path / "other.txt").write_text("kept")
+    gone = prune_textfiles(tmp_path, keep=2)
+    assert sorted(p.name for p in gone) == ["r0.prom", "r1.prom", "r2.prom"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.txt", "r3.prom", "r4.prom"]
+    with pytest.raises(ValueError):
+        prune_textfiles(tmp_path, keep=-1)
+
+
+def test_promtool_accepts_every_run_file(tmp_path: Path) -> None:
+    promtool = binary_or_skip("promtool", "EXEC_REQUIRE_PROMTOOL", APT_HINT)
+    for rid, outcome in (("r1", "success"), ("r2", "incomplete")):
+        path = tmp_path / f"{rid}.prom"
+        run_metrics(rid, outcome=outcome).write_textfile(path)
+        proc = subprocess.run([promtool, "check", "metrics"], input=path.read_bytes(),
+                              capture_output=True, timeout=30, check=False)
+        assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
+        assert proc.stdout.decode().strip() == ""
+
+
+class NodeExporter:
+    """A real ``prometheus-node-exporter`` with only the textfile collector."""
+
+    def __init__(self, binary: str, folder: Path) -> None:
+        self.address = f"127.0.0.1:{free_port()}"
+        self._log = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(
+            [binary, f"--web.listen-address={self.address}", "--collector.disable-defaults",
+             "--collector.textfile", f"--collector.textfile.directory={folder}"],
+            stdout=subprocess.DEVNULL, stderr=self._log,
+        )
+
+    def scrape(self) -> tuple[int, str]:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://{self.address}/metrics", timeout=5) as r:
+                    return r.status, r.read().decode()
+            except urllib.error.HTTPError as exc:
+                return exc.code, exc.read().decode()
+            except (urllib.error.URLError, OSError):
+                if time.monotonic() > deadline or self._proc.poll() is not None:
+                    raise
+                time.sleep(0.05)  # waiting for a real process to bind
+
+    def log(self) -> str:
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+    def stop(self) -> None:
+        self._proc.terminate()
+        self._proc.wait(timeout=5)
+        self._log.close()
+
+
+@pytest.mark.parametrize("labelled", [False, True])
+def test_real_node_exporter_textfile_collector(tmp_path: Path, labelled: bool) -> None:
+    binary = binary_or_skip("prometheus-node-exporter", "EXEC_REQUIRE_NODE_EXPORTER",
+                            "apt-get install -y prometheus-node-exporter")
+    for i in range(20):
+        m = run_metrics(f"r{i}") if labelled else populated()
+        m.write_textfile(tmp_path / f"r{i}.prom")
+    ne = NodeExporter(binary, tmp_path)
+    try:
+        status, body = ne.scrape()
+        log = ne.log()
+    finally:
+        ne.stop()
+    if not labelled:  # reproduces the reported failure
+        assert "was collected before with the same name and label values" in log + body
+        return
+    assert status == 200, body[-2000:]
+    assert "collected before" not in log + body
+    text = "\n".join(line for line in body.splitlines()
+                     if line.startswith(("# HELP abstractfinance", "# TYPE abstractfinance", "abstractfinance")))
+    got = {dict(lbl)["rebalance"] for n, lbl in samples(text)
+           if n == "abstractfinance_rebalance_last_success_timestamp_seconds"}
+    assert got == {f"r{i}" for i in range(20)}
+    assert "node_textfile_scrape_error 0" in body

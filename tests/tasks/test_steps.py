@@ -127,7 +127,8 @@ def test_make_plans_rejects_stale_quotes(params: RebalanceParams) -> None:
     out = steps.export_metrics.fn(params, [], [], netting, [], dict(planset.reject_reasons))
     assert out.endswith(": ok")
     prom = (rt.var_dir / "metrics" / "task-test.prom").read_text()
-    assert 'abstractfinance_execution_rejected_total{reason="stale_data"} 6.0' in prom
+    assert _sample(prom, "abstractfinance_execution_rejected_total", source="policy",
+                   reason="stale_data", rebalance="task-test") == 6.0
 
 
 def test_execute_supervises_to_completion_and_rerun_is_a_no_op(params: RebalanceParams) -> None:
@@ -170,7 +171,20 @@ def test_allocate_analyse_alerts_metrics(params: RebalanceParams, tmp_path: Path
     assert out.endswith(": ok")
     prom = (tmp_path / "var" / "metrics" / "task-test.prom").read_text()
     assert "abstractfinance_execution_slippage_bps_bucket" in prom
-    assert 'abstractfinance_execution_orders_by_policy{policy="marketable_limit"} 6.0' in prom
+    assert _sample(prom, "abstractfinance_execution_orders_by_policy_total",
+                   policy="marketable_limit", rebalance="task-test") == 6.0
+    # Outside a flow run the start is unknown: no duration, but the run's outcome and time.
+    assert _sample(prom, "abstractfinance_rebalance_outcome", outcome="success") == 1.0
+    assert _sample(prom, "abstractfinance_rebalance_last_success_timestamp_seconds") > 0
+
+
+def _sample(prom: str, name: str, **labels: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    found = [s.value for fam in text_string_to_metric_families(prom) for s in fam.samples
+             if s.name == name and labels.items() <= s.labels.items()]
+    assert len(found) == 1, (name, labels, found)
+    return float(found[0])
 
 
 def test_dry_run_plans_nothing_sent(params: RebalanceParams) -> None:

@@ -51,7 +51,7 @@ BUCKETS: tuple[Bucket, ...] = (
     Bucket("5xTOB", "tob", 5.0),
     Bucket("0.05%ADV", "adv", 0.0005),
     Bucket("0.25%ADV", "adv", 0.0025),
-    Bucket("1%ADV", "adv", 0.01),
+    Bucket("1.2%ADV", "adv", 0.012),  # off the 1 % slicing threshold (strict >)
     Bucket("3%ADV", "adv", 0.03),
 )
 

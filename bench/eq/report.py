@@ -47,34 +47,34 @@ def _align(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def format_table(stats: Sequence[PolicyBucketStats]) -> str:
-    """The main per-bucket table (IS vs arrival mid, bps, + = cost)."""
-    header = ["bucket", "pol", "n", "IS mean", "med", "p95", "dP0 mean [95% CI]", "sprd", "impact", "delay",
-              "opp", "fees", "fill%", "t50 s", "t95 s", "incompl(collar)", "msg/ord", "E"]  # fmt: skip
+    """The main per-bucket table (completion-adjusted IS vs arrival mid, bps, + = cost)."""
+    header = ["bucket", "pol", "n", "ISadj mean", "med", "p95", "IScv", "raw IS", "sweep", "floor", "compl%",
+              "orders%", "vs best peer [95% CI]", "t50 s", "t95 s", "incompl(collar)", "msg/ord", "E"]  # fmt: skip
     rows = []
     prev = None
     for s in stats:
         b = s.bucket if s.bucket != prev else ""
         prev = s.bucket
-        ci = s.diff_vs_p0
-        d = "-" if s.policy == "P0" else f"{ci.mean:+.2f} [{ci.low:+.2f},{ci.high:+.2f}]"
+        ci = s.vs_best_peer
+        d = "-" if ci is None else f"{ci.mean:+.2f} [{ci.low:+.2f},{ci.high:+.2f}] vs {s.best_peer}"
         rows.append([
-            b, s.policy, str(s.is_bps.n), _f(s.is_bps.mean), _f(s.is_bps.median), _f(s.is_bps.p95), d,
-            _f(s.spread_bps), _f(s.impact_bps), _f(s.delay_bps), _f(s.opportunity_bps), _f(s.fees_bps),
-            _f(100 * s.fill_rate, 1), _f(s.completion_p50_s, 0), _f(s.completion_p95_s, 0),
-            f"{s.incomplete}({s.incomplete_collar})", _f(s.messages_per_order, 1), _f(s.efficiency),
+            b, s.policy, str(s.is_adj.n), _f(s.is_adj.mean), _f(s.is_adj.median), _f(s.is_adj.p95), _f(s.is_cv_mean),
+            _f(s.is_raw_mean), _f(s.sweep_bps), _f(s.floor_mean), _f(s.completion_pct, 1), _f(s.orders_complete_pct, 1), d,
+            _f(s.completion_p50_s, 0), _f(s.completion_p95_s, 0), f"{s.incomplete}({s.incomplete_collar})",
+            _f(s.messages_per_order, 1), _f(s.efficiency),
         ])  # fmt: skip
     return _align(header, rows)
 
 
 def format_floors(floors: Sequence[BucketFloors]) -> str:
-    header = ["bucket", "half spread", "(2/3)sqrt impact", "P2 zero-latency", "floor used in E"]
-    rows = [[f.bucket, _f(f.half_spread), _f(f.analytic_sqrt), _f(f.p2_zero_latency), _f(f.best)] for f in floors]
-    return _align(header, rows) + "\n(no queue-ahead switch in the simulator: the 'no queue ahead' floor is not available)"
+    header = ["bucket", "half spread", "(2/3) sim impact", "floor (per cell, mean)"]
+    rows = [[f.bucket, _f(f.half_spread), _f(f.impact_part), _f(f.floor)] for f in floors]
+    return _align(header, rows)
 
 
 def format_sensitivity(results: Sequence[CellResult], variants: Sequence[str], *, seed: int = 0) -> str:
-    """P2 against its alternative-default variants, per bucket, all cells and futures only."""
-    header = ["scope", "bucket", "policy", "n", "IS mean", "d vs P2 [95% CI]", "complete%", "incompl(collar)", "msg/ord"]
+    """P2 against its alternative-default variants, per bucket (is_cv paired), all cells and futures only."""
+    header = ["scope", "bucket", "policy", "n", "ISadj mean", "d IScv vs P2 [95% CI]", "compl%", "incompl(collar)", "msg/ord"]
     rows = []
     buckets = list(dict.fromkeys(r.cell.bucket.name for r in results))
     for scope, pick in (("all", lambda r: True), ("FUT", lambda r: r.cell.symbol in ("ES", "MES", "FESX"))):
@@ -82,17 +82,16 @@ def format_sensitivity(results: Sequence[CellResult], variants: Sequence[str], *
             rs = [r for r in results if r.cell.bucket.name == b and pick(r) and "P2" in r.outcomes]
             if not rs:
                 continue
-            base = [r.outcomes["P2"].is_bps for r in rs]
+            base = [r.outcomes["P2"].is_cv_bps for r in rs]
             for pol in ("P2", *variants):
                 outs = [r.outcomes[pol] for r in rs if pol in r.outcomes]
                 if len(outs) != len(rs):
                     continue
-                x = [o.is_bps for o in outs]
-                ci = paired_bootstrap(x, base, seed=seed)
+                ci = paired_bootstrap([o.is_cv_bps for o in outs], base, seed=seed)
                 d = "-" if pol == "P2" else f"{ci.mean:+.2f} [{ci.low:+.2f},{ci.high:+.2f}]"
                 rows.append([
-                    scope, b, pol, str(len(outs)), _f(float(np.mean(x))), d,
-                    _f(100 * sum(o.complete for o in outs) / len(outs), 1),
+                    scope, b, pol, str(len(outs)), _f(float(np.mean([o.is_adj_bps for o in outs]))), d,
+                    _f(100 * float(np.mean([o.fill_rate for o in outs])), 1),
                     f"{sum(not o.complete for o in outs)}({sum(o.incomplete_collar for o in outs)})",
                     _f(float(np.mean([o.messages for o in outs])), 1),
                 ])  # fmt: skip
@@ -173,13 +172,13 @@ def write_png(path: Path, stats: Sequence[PolicyBucketStats], floors: Sequence[B
     width = 0.8 / max(1, len(policies))
     fig, ax = plt.subplots(figsize=(11, 5))
     for i, pol in enumerate(policies):
-        ys = [next((s.is_bps.mean for s in stats if s.bucket == b and s.policy == pol), np.nan) for b in buckets]
+        ys = [next((s.is_adj.mean for s in stats if s.bucket == b and s.policy == pol), np.nan) for b in buckets]
         ax.bar(x + (i - (len(policies) - 1) / 2) * width, ys, width, label=pol)
     ax.plot(x, [f.half_spread for f in floors], "k_", markersize=18, mew=2, label="half spread")
-    ax.plot(x, [f.analytic_sqrt for f in floors], "r_", markersize=18, mew=2, label="(2/3) sqrt impact")
+    ax.plot(x, [f.floor for f in floors], "r_", markersize=18, mew=2, label="floor (half spread + 2/3 impact)")
     ax.set_xticks(x, buckets)
     ax.set_yscale("symlog", linthresh=1.0)
-    ax.set_ylabel("implementation shortfall vs arrival mid (bps, + = cost)")
+    ax.set_ylabel("completion-adjusted IS vs arrival mid (bps, + = cost)")
     ax.set_title("Execution quality by size bucket and policy (mean over cells)")
     ax.axhline(0.0, color="grey", lw=0.5)
     ax.legend(ncol=4, fontsize=8)

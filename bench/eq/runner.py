@@ -1,16 +1,33 @@
 """Run one policy on one cell: fork a seeded market at the arrival time,
-plan through ExecutionPolicy, execute through the real order layer, measure.
+execute, stop at the cell's common horizon, complete what is left, measure.
 
 The market is built once per cell at the session open (VirtualClock, a
 SimBroker holding only the instrument under test, ``session_offset_s = 0``),
 stepped to the arrival time, then deep-copied (clock + broker together) for
 each policy, so every policy meets the identical market and tape.
 
-Implementation shortfall per order comes from ``lib.analytics.compute_tca``
-with the half spread at arrival, the quantity-weighted mid prevailing at the
-fill times, and the mid when the policy's run ended (opportunity cost of the
-unfilled rest). All ``*_bps`` are bps of the order's paper notional at the
-arrival mid, positive = cost.
+Accounting (all ``*_bps`` in bps of the order's paper notional at the arrival
+mid, positive = cost):
+
+* **Common horizon** ``H`` per cell (:func:`cell_horizon_s`): every policy is
+  stopped at ``H`` at the latest (its own working orders cancelled); ``H``
+  ends ``CLOSE_GUARD_S`` before the session close, so the close is enforced.
+* **Completion sweep**: whatever a policy left unfilled when it stopped is
+  completed at that moment by a market order on the same simulated book (it
+  walks the displayed depth and moves the price through the simulator's own
+  impact), and charged. ``is_adj_bps`` is the shortfall of all fills, sweep
+  included, vs the arrival mid, plus fees: a policy that does nothing pays a
+  full market sweep, later.
+* **Raw IS** (``is_bps``, secondary): ``lib.analytics.compute_tca`` with the
+  unfilled rest marked at the end mid (opportunity cost, no spread/impact).
+* **Control variate** ``cv_bps``: the drift of the simulator's no-impact
+  price path (the latent price, identical on every fork: same seed, same
+  arrival) at the policy's fill times, sweep included, quantity-weighted.
+  Prices are a martingale and fill times are stopping times, so its mean is
+  ~0 while it carries most of the drift noise; ``is_cv_bps = is_adj_bps -
+  cv_bps`` is what the paired intervals compare.
+* **Floor** per cell: half the quoted spread + (2/3) x the simulator's impact
+  function of the order size (its Y, its unstressed sigma, its linear branch).
 """
 
 from __future__ import annotations
@@ -23,27 +40,30 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from bench.eq.grid import Cell
-from bench.eq.policies import NEAR, PolicySpec
+from bench.eq.peers import run_peer
+from bench.eq.policies import PolicySpec
 from lib.analytics import compute_tca
+from lib.brokers.base import TERMINAL_BROKER_STATUSES, OrderRequest
 from lib.brokers.sim import SimBroker
 from lib.clock import VirtualClock
-from lib.errors import MarketDataRejected
+from lib.errors import BrokerError, MarketDataRejected
 from lib.instruments import InstrumentRegistry
 from lib.orders.events import OrderEvent, OrderEventKind
-from lib.orders.manager import OrderManager
-from lib.orders.parent import SliceExecutor, run_parents
 from lib.orders.requests import ladder_repricer
 from lib.policy import ExecutionPolicy
+from lib.sim.impact import sqrt_law
 from lib.sim.presets import bench_config
-from lib.slicing import pov_schedule
 from lib.supervisor import supervise
 from lib.types import (
     ExecutionResult,
+    Instrument,
     MarketDataSnapshot,
     OrderIntent,
     OrderPlan,
-    OrderTicket,
+    OrderType,
     PolicyMode,
     SessionPhase,
     Side,
@@ -51,12 +71,17 @@ from lib.types import (
 
 __all__ = [
     "BENCH_IMPACT_Y",
+    "CLOSE_GUARD_S",
     "SESSION_OPEN",
     "CellResult",
     "Outcome",
     "RecordingJournal",
     "analytic_floor_bps",
+    "cell_floor_bps",
+    "cell_horizon_s",
     "check_collar",
+    "complete_with_sweep",
+    "no_impact_path",
     "open_market",
     "production_repricer",
     "run_cell",
@@ -66,8 +91,13 @@ __all__ = [
 #: A regular NYSE session open (UTC); only differences of time matter to the sim.
 SESSION_OPEN = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
 BENCH_IMPACT_Y = 0.7
+#: the common horizon ends this long before the close (room for the sweep)
+CLOSE_GUARD_S = 120.0
+#: shortest common horizon (s)
+MIN_HORIZON_S = 600.0
 _REBALANCE = "bench"
 _EPS = 1e-9
+_SETTLE_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,14 +106,18 @@ class Outcome:
     times in seconds after arrival; messages = new + modify + cancel."""
 
     policy: str
-    is_bps: float
+    is_adj_bps: float  # completion-adjusted IS (sweep at stop included), the primary score
+    is_cv_bps: float  # is_adj_bps minus the no-impact drift at fill times (control variate)
+    cv_bps: float
+    sweep_bps: float  # the sweep leg's cost, bps of the whole order's paper notional
+    is_bps: float  # raw IS (unfilled rest marked at the end mid), secondary
     spread_bps: float
     impact_bps: float
     delay_bps: float
     opportunity_bps: float
     fees_bps: float
-    fill_rate: float
-    complete: bool
+    fill_rate: float  # filled by the policy itself (before the sweep) / requested
+    complete: bool  # the policy itself filled everything within the horizon
     incomplete_collar: bool
     completion_s: float
     messages: int
@@ -102,8 +136,10 @@ class CellResult:
     cell: Cell
     arrival_mid: float
     half_spread_bps: float
-    analytic_floor_bps: float
+    analytic_floor_bps: float  # (2/3) x the simulator's impact of Q (bps)
+    floor_bps: float  # half spread + analytic_floor_bps
     top_of_book: float
+    horizon_s: float
     outcomes: dict[str, Outcome] = field(default_factory=dict)
 
 
@@ -125,13 +161,31 @@ class RecordingJournal:
         return True
 
 
-def analytic_floor_bps(y: float, daily_vol: float, quantity: int, adv: float) -> float:
-    """(2/3) x square-root impact: (2/3) * Y * sigma_daily * sqrt(Q/ADV), in bps."""
-    return 2.0 / 3.0 * y * daily_vol * math.sqrt(quantity / adv) * 1e4
+def analytic_floor_bps(y: float, daily_vol: float, quantity: int, adv: float, linear_below: float = 0.0) -> float:
+    """(2/3) x the impact law in bps: (2/3) * Y * sigma_daily * g(Q/ADV), g the
+    square root, linear below ``linear_below`` (continuous there)."""
+    return 2.0 / 3.0 * sqrt_law(quantity, adv, y, daily_vol, linear_below) * 1e4
+
+
+def cell_floor_bps(broker: SimBroker, symbol: str, quantity: int, half_spread_bps: float) -> tuple[float, float]:
+    """(impact part, floor) of one cell from the simulator's own impact model:
+    half spread + permanent_frac x F(Q) / price (F with its Y, sigma, linear branch)."""
+    imp = broker.sim.markets[symbol].impact
+    price = broker.instruments[symbol].profile.price
+    part = imp.permanent_frac * sqrt_law(quantity, imp.adv, imp.y, imp.sigma_price, imp.linear_below) / price * 1e4
+    return part, half_spread_bps + part
+
+
+def cell_horizon_s(cell: Cell, inst: Instrument) -> float:
+    """The cell's common horizon (s after arrival): 1.5 x what 10 % participation
+    needs plus 5 minutes, at least MIN_HORIZON_S, ending CLOSE_GUARD_S before the close."""
+    need = cell.quantity / (0.10 * inst.profile.adv / inst.session_seconds)
+    h = max(MIN_HORIZON_S, 1.5 * need + 300.0)
+    return max(1.0, min(h, inst.session_seconds - CLOSE_GUARD_S - cell.arrival_s))
 
 
 def check_collar(plan: OrderPlan, events: Iterable[OrderEvent]) -> tuple[int, int]:
-    """(limits checked, limits outside the plan's collar) over every price sent
+    """(limits checked, limits outside the plan's hard band) over every price sent
     (SUBMIT_SENT and MODIFY_SENT events with a price)."""
     checked = bad = 0
     for ev in events:
@@ -148,11 +202,26 @@ def open_market(
     """A broker on the cell's seeded market, started at the open and stepped to the arrival."""
     clock = VirtualClock(SESSION_OPEN)
     cfg = bench_config(
-        cell.seed, cell.regime, latency, impact_y, symbols=(cell.symbol,), session_offset_s=0.0
-    )
+        cell.seed, cell.regime, latency, impact_y, symbols=(cell.symbol,), session_offset_s=0.0,
+        enforce_session=True,
+    )  # fmt: skip
     broker = SimBroker(clock, cfg, registry)
     clock.advance(cell.arrival_s)
     return clock, broker
+
+
+def no_impact_path(broker: SimBroker, symbol: str, seconds: float) -> np.ndarray:
+    """Latent price at arrival + 0..ceil(seconds)+5 s on a copy of the market
+    (no orders of ours: no impact). Identical for every fork of the cell."""
+    mkt = copy.deepcopy(broker.sim.markets[symbol])
+    n = int(math.ceil(seconds)) + 5
+    out = np.empty(n + 1)
+    out[0] = mkt.latent
+    k = mkt.k
+    for i in range(1, n + 1):
+        mkt.step(k + i)
+        out[i] = mkt.latent
+    return out
 
 
 def production_repricer(
@@ -160,12 +229,9 @@ def production_repricer(
 ) -> Callable[[OrderPlan, int, MarketDataSnapshot | None], float]:
     """The repricer lib.pipeline.execute wires: touch-re-based ladder, static ladder fallback.
 
-    One difference, recorded: ``policy.reprice`` raises ValueError when the
-    attempt exceeds the plan's ladder (a sliced child keeps only the parent's
-    rungs beyond its limit but the parent's max_replace_attempts), which would
-    abort ``supervise`` in production. Here the error is appended to ``errors``
-    and the static ladder (last rung) is used, so the benchmark can go on and
-    report how often it happens.
+    One difference, recorded: where ``policy.reprice`` raises ValueError the
+    error is appended to ``errors`` and the static ladder is used, so the
+    benchmark can go on and report how often it happens.
     """
 
     def repricer(plan: OrderPlan, attempt: int, snap: MarketDataSnapshot | None) -> float:
@@ -183,19 +249,6 @@ def production_repricer(
     return repricer
 
 
-def _near_touch(broker: SimBroker, side: Side) -> Callable[[str], MarketDataSnapshot]:
-    """Quotes whose far touch is the real near touch (a locked book), so the
-    SliceExecutor prices each child passively at release."""
-
-    def md(symbol: str) -> MarketDataSnapshot:
-        s = broker.get_market_data(symbol)
-        if s.bid is None or s.ask is None:
-            return s
-        return replace(s, ask=s.bid) if side is Side.BUY else replace(s, bid=s.ask)
-
-    return md
-
-
 def build_plan(
     spec: PolicySpec, cell: Cell, clock: VirtualClock, broker: SimBroker, registry: InstrumentRegistry
 ) -> OrderPlan:
@@ -205,26 +258,42 @@ def build_plan(
     intent = OrderIntent("o", cell.symbol, cell.side, cell.quantity, asset_class=inst.asset_class, mode=spec.mode)
     snap = broker.get_market_data(cell.symbol)
     remaining = inst.session_seconds - cell.arrival_s
-    plan = policy.create_plan(
-        intent, snap, session_phase=SessionPhase.REGULAR, remaining_session_seconds=remaining
-    )
-    if spec.twap_participation is not None:
-        sched = pov_schedule(
-            cell.quantity, inst.profile.adv, inst.session_seconds, spec.twap_participation,
-            spec.config.slice_interval_seconds,
-        )  # fmt: skip
-        plan = replace(plan, mode=PolicyMode.TWAP, slices=sched if sched.n_slices > 1 else None)
-    return plan
+    return policy.create_plan(intent, snap, session_phase=SessionPhase.REGULAR, remaining_session_seconds=remaining)
 
 
 def plan_signature(plan: OrderPlan) -> tuple[Any, ...]:
-    """What determines execution (two plans with equal signatures run identically;
-    the mode label matters only through the order type)."""
+    """What determines execution (two plans with equal signatures run identically)."""
     return (
         plan.order_type, plan.limit_price, plan.collar_low, plan.collar_high,
         plan.ttl_seconds, plan.replace_interval_seconds, plan.max_replace_attempts,
-        plan.reprice_ladder, plan.slices,
+        plan.reprice_ladder, plan.slices, plan.mode,
     )  # fmt: skip
+
+
+def _filled(broker: SimBroker, symbol: str) -> int:
+    return sum(f.quantity for f in broker.fills if f.symbol == symbol)
+
+
+def complete_with_sweep(
+    broker: SimBroker, clock: VirtualClock, symbol: str, side: Side, quantity: int, *, settle: bool = True
+) -> int:
+    """Cancel every working order of ours (and, ``settle``, wait one second for
+    the confirmations), then complete the rest of ``quantity`` with one market
+    order on the same book. Returns the quantity swept."""
+    for coid in list(broker.sim.open_ids):
+        o = broker.sim.orders[coid]
+        if o.symbol == symbol and o.status not in TERMINAL_BROKER_STATUSES and not o.cancel_inflight:
+            try:
+                broker.cancel_order(coid)
+            except BrokerError:
+                pass
+    if settle:
+        clock.advance(_SETTLE_S)
+    rest = quantity - _filled(broker, symbol)
+    if rest > 0:
+        broker.submit_order(OrderRequest(f"sweep-{symbol}", symbol, side, rest, OrderType.MKT, None))
+        clock.advance(_SETTLE_S)
+    return max(0, rest)
 
 
 def run_policy(
@@ -233,45 +302,45 @@ def run_policy(
     clock: VirtualClock,
     broker: SimBroker,
     registry: InstrumentRegistry,
+    *,
+    horizon_s: float,
+    path: np.ndarray,
     plan: OrderPlan | None = None,
     half_spread_bps: float = 0.0,
 ) -> Outcome:
-    """Execute ``spec`` on an already-forked market (mutates clock and broker).
-    ``half_spread_bps``: half the quoted spread at arrival (the TCA spread term)."""
+    """Execute ``spec`` on an already-forked market (mutates clock and broker),
+    stop at ``horizon_s``, sweep the rest, measure. ``path``: no_impact_path."""
     inst = registry[cell.symbol]
     sym = cell.symbol
-    if spec.zero_latency:
-        broker.sim.latency.median_s = 0.0
-    if plan is None:
-        plan = build_plan(spec, cell, clock, broker, registry)
     t0 = clock.now()
-    mids: dict[int, float] = {broker.sim.k: broker.sim.mid(sym)}
+    arrival_mid = broker.sim.mid(sym)
+    mids: dict[int, float] = {broker.sim.k: arrival_mid}
     clock.subscribe(lambda _s, _e: mids.__setitem__(broker.sim.k, broker.sim.mid(sym)))
-    policy = ExecutionPolicy(spec.config, registry, clock)
     errors: list[str] = []
-    repricer = production_repricer(policy, errors)
-    events: list[OrderEvent]
-    tickets: list[OrderTicket]
-    if spec.child_pricing == NEAR:
-        manager = OrderManager(broker, clock, spec.config, repricer=repricer, market_data=broker.get_market_data)
-        with manager:
-            ex = SliceExecutor(
-                manager, clock, plan, rebalance_id=_REBALANCE, market_data=_near_touch(broker, cell.side),
-                instrument=inst,
-            )  # fmt: skip
-            span = plan.slices.duration_seconds if plan.slices else 0.0
-            run_parents(manager, clock, [ex], timeout_seconds=span + plan.ttl_seconds + 60.0)
-        events, tickets = manager.events, manager.tickets
+    events: list[OrderEvent] = []
+    messages = orders = max_child = 0
+    if spec.peer is not None:
+        run = run_peer(spec.peer, sym, cell.side, cell.quantity, clock, broker, inst, horizon_s)
+        messages, orders, max_child = run.messages, run.orders, run.max_child_qty
     else:
+        if plan is None:
+            plan = build_plan(spec, cell, clock, broker, registry)
+        policy = ExecutionPolicy(spec.config, registry, clock)
         journal = RecordingJournal()
+        timeout = min(horizon_s, plan.ttl_seconds) if spec.ttl_stop else horizon_s
         rep = supervise(
             [plan], transport=broker, clock=clock, config=spec.config, rebalance_id=_REBALANCE,
-            journal=journal, repricer=repricer, market_data=broker.get_market_data, instruments=registry,
+            journal=journal, repricer=production_repricer(policy, errors), market_data=broker.get_market_data,
+            instruments=registry, policy=policy, timeout_seconds=timeout,
         )  # fmt: skip
-        events, tickets = journal.events, list(rep.tickets)
+        events = journal.events
+        tickets = list(rep.tickets)
+        messages, orders = sum(t.messages for t in tickets), len(tickets)
+        max_child = max((t.quantity for t in tickets), default=0)
     out = _measure(
-        spec.name, cell, plan, broker, clock, inst.multiplier, mids, events, tickets, t0, half_spread_bps
-    )
+        spec.name, cell, plan, broker, clock, inst, mids, events, t0, arrival_mid, half_spread_bps, path,
+        messages, orders, max_child,
+    )  # fmt: skip
     return replace(out, reprice_errors=len(errors))
 
 
@@ -283,47 +352,75 @@ def _mid_at(mids: dict[int, float], keys: list[int], k: int) -> float:
 
 
 def _measure(
-    name: str, cell: Cell, plan: OrderPlan, broker: SimBroker, clock: VirtualClock, multiplier: float,
-    mids: dict[int, float], events: list[OrderEvent], tickets: list[OrderTicket], t0: datetime,
-    half_spread_bps: float,
+    name: str, cell: Cell, plan: OrderPlan | None, broker: SimBroker, clock: VirtualClock, inst: Instrument,
+    mids: dict[int, float], events: list[OrderEvent], t0: datetime, arrival_mid: float,
+    half_spread_bps: float, path: np.ndarray, messages: int, orders: int, max_child: int,
 ) -> Outcome:  # fmt: skip
-    fills = [f for f in broker.fills if f.symbol == cell.symbol]
-    filled = sum(f.quantity for f in fills)
+    sym, side, qty, mult = cell.symbol, cell.side, cell.quantity, inst.multiplier
+    # working orders still live at the stop are cancelled first (their late fills count as the policy's)
+    for coid in list(broker.sim.open_ids):
+        if broker.sim.orders[coid].status not in TERMINAL_BROKER_STATUSES and not broker.sim.orders[coid].cancel_inflight:
+            try:
+                broker.cancel_order(coid)
+            except BrokerError:
+                pass
+    clock.advance(_SETTLE_S)
+    own = [f for f in broker.fills if f.symbol == sym]
+    filled = sum(f.quantity for f in own)
     keys = sorted(mids)
     end = clock.now()
-    end_mid = broker.sim.mid(cell.symbol)
-    avg = sum(f.price * f.quantity for f in fills) / filled if filled else None
+    end_mid = broker.sim.mid(sym)
+    avg = sum(f.price * f.quantity for f in own) / filled if filled else None
     fill_mid = None
     if filled:
-        fill_mid = sum(_mid_at(mids, keys, int(broker.sim.seconds_of(f.ts))) * f.quantity for f in fills) / filled
+        fill_mid = sum(_mid_at(mids, keys, int(broker.sim.seconds_of(f.ts))) * f.quantity for f in own) / filled
     result = ExecutionResult(
-        intent_id=name, symbol=cell.symbol, side=cell.side, requested_quantity=cell.quantity,
-        filled_quantity=filled, avg_price=avg, arrival_mid=plan.arrival_mid, slippage_bps=None,
-        status="filled" if filled >= cell.quantity else ("partial" if filled else "unfilled"),
-        mode=plan.mode, replace_count=sum(t.replace_count for t in tickets),
-        commission=sum(f.commission for f in fills), started_at=t0, finished_at=end,
-        notional=abs((avg or 0.0) * filled * multiplier),
+        intent_id=name, symbol=sym, side=side, requested_quantity=qty,
+        filled_quantity=filled, avg_price=avg, arrival_mid=arrival_mid, slippage_bps=None,
+        status="filled" if filled >= qty else ("partial" if filled else "unfilled"),
+        mode=plan.mode if plan is not None else PolicyMode.MARKET, replace_count=0,
+        commission=sum(f.commission for f in own), started_at=t0, finished_at=end,
+        notional=abs((avg or 0.0) * filled * mult),
     )  # fmt: skip
     tca = compute_tca(
         result, day=t0.date(), arrival_spread_bps=2.0 * half_spread_bps, fill_time_mid=fill_mid,
-        end_mid=end_mid, multiplier=multiplier,
+        end_mid=end_mid, multiplier=mult,
     )  # fmt: skip
-    complete = filled >= cell.quantity
-    last = max((f.ts for f in fills), default=end) if complete else end
-    checked, bad = check_collar(plan, events)
-    edge = plan.collar_high if cell.side is Side.BUY else plan.collar_low
-    sent = [ev.price for ev in events if ev.price is not None and ev.kind in (OrderEventKind.SUBMIT_SENT, OrderEventKind.MODIFY_SENT)]
-    tick = broker.instruments[cell.symbol].tick_size
-    tob = broker.instruments[cell.symbol].profile.top_of_book
-    at_edge = any(abs(p - edge) < tick / 2 for p in sent)
+    complete = filled >= qty
+    last = max((f.ts for f in own), default=end) if complete else end
+    # completion sweep at the stop, charged
+    complete_with_sweep(broker, clock, sym, side, qty, settle=False)
+    allf = [f for f in broker.fills if f.symbol == sym]
+    paper = qty * arrival_mid
+    cost = side.sign * sum((f.price - arrival_mid) * f.quantity for f in allf)
+    sweep = [f for f in allf if f.client_order_id.startswith("sweep-")]
+    sweep_cost = side.sign * sum((f.price - arrival_mid) * f.quantity for f in sweep)
+    fees = sum(f.commission for f in allf) / (paper * mult) * 1e4
+    is_adj = cost / paper * 1e4 + fees
+    k0 = int(round(broker.sim.seconds_of(t0)))
+    lat0 = path[0]
+
+    def latent_at(ts: datetime) -> float:
+        i = int(broker.sim.seconds_of(ts)) - k0
+        return float(path[min(max(i, 0), len(path) - 1)])
+
+    cv = side.sign * sum((latent_at(f.ts) - lat0) * f.quantity for f in allf) / paper * 1e4
+    checked = bad = 0
+    at_edge = False
+    if plan is not None:
+        checked, bad = check_collar(plan, events)
+        edge = plan.collar_high if side is Side.BUY else plan.collar_low
+        sent = [ev.price for ev in events if ev.price is not None and ev.kind in (OrderEventKind.SUBMIT_SENT, OrderEventKind.MODIFY_SENT)]
+        at_edge = any(abs(p - edge) < inst.tick_size / 2 for p in sent)
+    tob = inst.profile.top_of_book
     return Outcome(
-        policy=name, is_bps=tca.shortfall_bps, spread_bps=tca.spread_bps, impact_bps=tca.impact_bps,
+        policy=name, is_adj_bps=is_adj, is_cv_bps=is_adj - cv, cv_bps=cv, sweep_bps=sweep_cost / paper * 1e4,
+        is_bps=tca.shortfall_bps, spread_bps=tca.spread_bps, impact_bps=tca.impact_bps,
         delay_bps=tca.delay_bps, opportunity_bps=tca.opportunity_bps, fees_bps=tca.fees_bps,
-        fill_rate=filled / cell.quantity, complete=complete, incomplete_collar=(not complete) and at_edge,
-        completion_s=(last - t0).total_seconds(), messages=sum(t.messages for t in tickets),
-        orders=len(tickets), limits_checked=checked, collar_violations=bad,
-        max_child_qty=max((t.quantity for t in tickets), default=0),
-        max_passive_fill_tob=max((f.quantity for f in fills if f.liquidity == "add"), default=0) / tob,
+        fill_rate=filled / qty, complete=complete, incomplete_collar=(not complete) and at_edge,
+        completion_s=(last - t0).total_seconds(), messages=messages, orders=orders,
+        limits_checked=checked, collar_violations=bad, max_child_qty=max_child,
+        max_passive_fill_tob=max((f.quantity for f in own if f.liquidity == "add"), default=0) / tob,
     )  # fmt: skip
 
 
@@ -335,17 +432,22 @@ def run_cell(
     inst = registry[cell.symbol]
     snap = broker.get_market_data(cell.symbol)
     half = (snap.spread_bps or 0.0) / 2.0
-    vol = inst.profile.daily_vol * (2.0 if broker.config.stress else 1.0)
-    floor = analytic_floor_bps(impact_y, vol, cell.quantity, inst.profile.adv)
+    part, floor = cell_floor_bps(broker, cell.symbol, cell.quantity, half)
+    horizon = cell_horizon_s(cell, inst)
+    path = no_impact_path(broker, cell.symbol, horizon + 10.0 * _SETTLE_S)
     out: dict[str, Outcome] = {}
     ran: dict[tuple[Any, ...], str] = {}  # execution signature -> spec that ran it
     for spec in specs:
         c2, b2 = copy.deepcopy((clock, broker))
-        plan = build_plan(spec, cell, c2, b2, registry)
-        sig = (*plan_signature(plan), spec.zero_latency, spec.child_pricing, spec.config.replace_interval_seconds)
-        if sig in ran:  # identical plan on an identical fork: an identical run (deterministic)
-            out[spec.name] = replace(out[ran[sig]], policy=spec.name)
-            continue
-        ran[sig] = spec.name
-        out[spec.name] = run_policy(spec, cell, c2, b2, registry, plan, half)
-    return CellResult(cell, snap.mid or 0.0, half, floor, inst.profile.top_of_book, out)
+        plan = None
+        if spec.peer is None:
+            plan = build_plan(spec, cell, c2, b2, registry)
+            sig = (*plan_signature(plan), spec.ttl_stop, spec.config.model_dump_json())
+            if sig in ran:  # identical plan on an identical fork: an identical run (deterministic)
+                out[spec.name] = replace(out[ran[sig]], policy=spec.name)
+                continue
+            ran[sig] = spec.name
+        out[spec.name] = run_policy(
+            spec, cell, c2, b2, registry, horizon_s=horizon, path=path, plan=plan, half_spread_bps=half
+        )
+    return CellResult(cell, snap.mid or 0.0, half, part, floor, inst.profile.top_of_book, horizon, out)

@@ -54,6 +54,8 @@ class MarketSimulator:
         self.open_ids: dict[str, None] = {}  # insertion-ordered set of non-terminal orders
         self.auctions: dict[str, list[str]] = {s: [] for s in self.symbols}
         self.last_trade: dict[str, float | None] = {s: None for s in self.symbols}
+        #: the closing auction's uncrossing price per symbol, once the close is reached
+        self.closing_prints: dict[str, float] = {}
         self.events: list[tuple[float, int, str, str, dict[str, Any]]] = []
         self.k = 0  # last market step
         self.now_s = 0.0  # sim time reached
@@ -109,7 +111,7 @@ class MarketSimulator:
                 self.books[sym].logf += res.log_keep
                 continue
             match_step(res, mkt, self.books[sym], self._sink, cap)
-            if self.auctions[sym] and self.session_position(sym, k) >= mkt.inst.session_seconds:
+            if sym not in self.closing_prints and self.session_position(sym, k) >= mkt.inst.session_seconds:
                 self._run_auction(sym)
 
     # ----- our messages -----
@@ -181,6 +183,9 @@ class MarketSimulator:
         if o.status is BrokerOrderStatus.PENDING_SUBMIT:
             o.status = BrokerOrderStatus.SUBMITTED
         if o.is_auction:
+            if o.symbol in self.closing_prints:
+                self._finish(o, BrokerOrderStatus.CANCELLED, "closing auction already printed")
+                return
             self.auctions[o.symbol].append(o.client_order_id)
             return
         self._enter_book(o)
@@ -225,9 +230,14 @@ class MarketSimulator:
             self._enter_book(o)  # a replace loses queue priority
 
     def _run_auction(self, sym: str) -> None:
+        """The closing auction at the first step at or past the session close:
+        it prints once at the mid of the book then (half ticks allowed); our
+        MOC orders and LOC orders whose limit reaches the print fill there."""
         mkt = self.markets[sym]
         q = mkt.quote
         mid2 = q.bid_ticks + q.ask_ticks  # the auction prints at the mid (half ticks allowed)
+        self.closing_prints[sym] = round(mid2 * mkt.tick / 2.0, 10)
+        self.last_trade[sym] = self.closing_prints[sym]
         for coid in list(self.auctions[sym]):
             o = self.orders[coid]
             if o.order_type is OrderType.LOC and o.limit_ticks is not None:
@@ -304,6 +314,7 @@ class MarketSimulator:
             "open_ids": list(self.open_ids),
             "auctions": self.auctions,
             "last_trade": self.last_trade,
+            "closing_prints": self.closing_prints,
             "events": [list(e) for e in self.events],
             "latency": self.latency.to_state(),
             "rejects": self.rejects.to_state(),
@@ -330,6 +341,7 @@ class MarketSimulator:
             self.books[s] = b
         self.auctions = {s: list(v) for s, v in st["auctions"].items()}
         self.last_trade = dict(st["last_trade"])
+        self.closing_prints = {k: float(v) for k, v in st.get("closing_prints", {}).items()}
         self.events = [(float(t), int(q), str(k), str(c), dict(p)) for t, q, k, c, p in st["events"]]
         heapq.heapify(self.events)
         self.latency.load_state(st["latency"])

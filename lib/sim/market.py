@@ -137,6 +137,7 @@ class InstrumentMarket:
         self._refill = 0.5 ** (1.0 / cfg.depth_refill_half_life_s)
         self.hasher: Any = None  # hashlib sha256 while recording the tape
         self.k = 0
+        self.volume = 0  # cumulative exogenous volume printed (shares/contracts), the tape's volume
         self.quote = self._make_quote(0)
 
     # ----- block draws (vectorised; their consumption never depends on us) -----
@@ -213,6 +214,7 @@ class InstrumentMarket:
             else:
                 prints = walk_levels(q.bid_ticks, -1, q.bid_sizes, self.deep_size, consumed[-1], size)
             trades.append(ExoTrade(side, size, tuple(prints)))
+            self.volume += size
         qa, m = self._queue.row(k)
         if self.hasher is not None:
             self._hash(q, trades)
@@ -295,6 +297,7 @@ class InstrumentMarket:
         return {
             "k": self.k,
             "latent": self.latent,
+            "volume": self.volume,
             "pending": [list(p) for p in self._pending],
             "impact": self.impact.to_state(),
             "deficits": [[s, t, v] for (s, t), v in self.deficits.items()],
@@ -307,6 +310,7 @@ class InstrumentMarket:
             blocks.load_state(state["streams"][name])
         self.k = int(state["k"])
         self.latent = float(state["latent"])
+        self.volume = int(state.get("volume", 0))
         self._pending = deque((float(z), float(d)) for z, d in state["pending"])
         self.impact.load_state(state["impact"])
         self.deficits = {(int(s), int(t)): float(v) for s, t, v in state["deficits"]}

@@ -9,8 +9,10 @@
 * Trade-through: when the exogenous quote moves strictly through our limit,
   or an exogenous market order sweeps past our price, we are filled at our
   limit -- the adverse selection that a naive simulator misses -- for at most
-  the displayed size of the new touch (quote) or the order's size (sweep) per
-  second; a quote equal to our limit is a locked market, not a fill.
+  the displayed size of the new touch (quote) per second, or (sweep) what that
+  exogenous order printed at our price or through it (its volume at prices at
+  least as bad for it as ours), never its whole size; a quote equal to our
+  limit is a locked market, not a fill.
 
 Resting orders are indexed by (side, price in ticks) with a sorted key list
 per side, so each step only visits the levels the market actually reached.
@@ -240,8 +242,10 @@ def match_step(
                         left -= n
                     if o.remaining <= 0:
                         book.remove(o)
-            elif key != last:  # the sweep went past our price: we trade first
-                left -= _sweep_level(book, side, key, sink, cap, left)
+            elif key != last:  # the sweep went past our price: we trade first ...
+                # ... but for no more than it printed at our price or through it
+                through = sum(n for px, n in t.prints if (px - key) * side <= 0)
+                left -= _sweep_level(book, side, key, sink, cap, min(left, through))
                 if left <= 0:
                     break
             else:

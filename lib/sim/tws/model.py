@@ -40,6 +40,7 @@ class GatewayOrder:
     avg_fill_price: float = 0.0
     last_fill_price: float = 0.0
     why_held: str = ""
+    acked: bool = False  # an openOrder went out (IB sends one before any execution)
     completed_time: str = ""
     completed_status: str = ""
 

@@ -133,10 +133,17 @@ class GatewayServer:
                 self._emit(now, o.client_id, enc.error(o.order_id, ev.code, ev.message), live=False)
             elif ev.kind == "status":
                 delay = timedelta(seconds=self.faults.ack_delay_s)
-                if ev.open_order:
+                if ev.open_order or (not o.acked and not o.is_done):
+                    o.acked = True
                     self._emit(now + delay, o.client_id, enc.open_order(o), live=True)
                 self._emit(now + delay, o.client_id, enc.order_status(o), live=True)
             elif ev.execution is not None:
+                if not o.acked:  # the ack and the first fill in one step: ack first, as IB does
+                    o.acked, status = True, o.status
+                    o.status = "Submitted"
+                    self._emit(now, o.client_id, enc.open_order(o), live=True)
+                    self._emit(now, o.client_id, enc.order_status(o), live=True)
+                    o.status = status
                 fills_for.add(o.account)
                 moved.add((o.account, o.contract.symbol))
                 self._execution(now, ev.execution)

@@ -18,6 +18,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from flows import cmd_gateway
+
 __all__ = ["main"]
 
 
@@ -35,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     rb.add_argument("--mode", default=None, help="force a policy mode, e.g. auction_close")
     rb.add_argument("--schedule-slug", default="manual")
     rb.add_argument("--verbose", action="store_true", help="show Prefect's INFO logs")
+    cmd_gateway.add_parser(sub)
     return p
 
 
@@ -105,6 +108,8 @@ def _run(params_kwargs: dict[str, Any], verbose: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "gateway":
+        return cmd_gateway.run(args)
     if args.command == "demo":
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         rid = f"demo-{stamp}"

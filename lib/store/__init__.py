@@ -16,7 +16,7 @@ from lib.store.db import (
     resolve_url,
     upgrade_to_head,
 )
-from lib.store.records import AllocationRecord, NettingRecord
+from lib.store.records import AllocationRecord, NettingRecord, SampleRecord
 from lib.store.repository import LedgerRepository
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "AllocationRecord",
     "LedgerRepository",
     "NettingRecord",
+    "SampleRecord",
     "current_revision",
     "head_revision",
     "make_engine",

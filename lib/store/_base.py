@@ -26,11 +26,22 @@ __all__ = ["LedgerBase"]
 
 
 class LedgerBase:
-    """Holds the session factory and the clock; gives one transaction per step."""
+    """Holds the session factory and the clocks; gives one transaction per step.
 
-    def __init__(self, session_factory: sessionmaker[Session], clock: Clock | None = None) -> None:
+    ``clock`` stamps the domain timestamps (virtual on the simulator);
+    ``wall_clock`` (default the system clock) stamps the ``wall_*`` columns
+    beside them, so past runs can be ordered and audited in real time.
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        clock: Clock | None = None,
+        wall_clock: Clock | None = None,
+    ) -> None:
         self._sessions = session_factory
         self._clock: Clock = clock if clock is not None else SystemClock()
+        self._wall: Clock = wall_clock if wall_clock is not None else SystemClock()
 
     @property
     def engine(self) -> Engine:
@@ -41,6 +52,9 @@ class LedgerBase:
 
     def _now(self) -> datetime:
         return self._clock.now()
+
+    def _wall_now(self) -> datetime:
+        return self._wall.now()
 
     @contextmanager
     def _tx(self, step: str) -> Iterator[Session]:

@@ -44,8 +44,10 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "Base",
     "DailyMetrics",
+    "Decision",
     "FillRow",
     "Intent",
+    "MarketSample",
     "NettingResult",
     "Order",
     "OrderEventRow",
@@ -134,6 +136,9 @@ class Rebalance(Base):
     #: first attempt's wins, a rerun with another one is refused.
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     fingerprint_inputs: Mapped[dict[str, Any] | None]
+    #: wall clock (the virtual ones above follow the broker's clock on the simulator)
+    wall_created_at: Mapped[datetime | None]
+    wall_finished_at: Mapped[datetime | None]
 
 
 class RebalanceAttempt(Base):
@@ -260,6 +265,9 @@ class Order(Base):
     created_at: Mapped[datetime]
     submitted_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    wall_created_at: Mapped[datetime | None]
+    wall_submitted_at: Mapped[datetime | None]
+    wall_updated_at: Mapped[datetime | None]
 
 
 class OrderEventRow(Base):
@@ -280,6 +288,7 @@ class OrderEventRow(Base):
     price: Mapped[float | None]
     quantity: Mapped[int | None]
     detail: Mapped[str] = mapped_column(Text)
+    wall_ts: Mapped[datetime | None]
 
 
 class FillRow(Base):
@@ -303,6 +312,7 @@ class FillRow(Base):
     liquidity: Mapped[str] = mapped_column(String(16))
     ts: Mapped[datetime]
     recorded_at: Mapped[datetime]
+    wall_recorded_at: Mapped[datetime | None]
 
 
 class SleeveAllocation(Base):
@@ -378,6 +388,42 @@ class DailyMetrics(Base):
     netting_saved_notional: Mapped[float]
     extras: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
+
+
+class Decision(Base):
+    """The mid of a symbol when the rebalance decided to trade it (the
+    implementation-shortfall benchmark; first run wins, reruns keep it)."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (UniqueConstraint("rebalance_id", "symbol"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rebalance_id: Mapped[str] = _fk_rebalance()
+    symbol: Mapped[str] = mapped_column(String(SYMBOL_LEN))
+    mid: Mapped[float]
+    ts: Mapped[datetime]
+    wall_ts: Mapped[datetime]
+
+
+class MarketSample(Base):
+    """One top-of-book sample of a symbol during (``phase="during"``) or after
+    (``"after"``) a rebalance; ``volume`` is the cumulative tape volume when
+    the broker knows it (the simulator does), for interval VWAP."""
+
+    __tablename__ = "market_samples"
+    __table_args__ = (UniqueConstraint("rebalance_id", "symbol", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rebalance_id: Mapped[str] = _fk_rebalance()
+    symbol: Mapped[str] = mapped_column(String(SYMBOL_LEN))
+    phase: Mapped[str] = mapped_column(String(16))
+    ts: Mapped[datetime]
+    wall_ts: Mapped[datetime]
+    bid: Mapped[float | None]
+    ask: Mapped[float | None]
+    mid: Mapped[float | None]
+    last: Mapped[float | None]
+    volume: Mapped[int | None]
 
 
 Index("ix_orders_rebalance_status", Order.rebalance_id, Order.status)

@@ -95,6 +95,9 @@ class LedgerOrdersMixin(LedgerBase):
             "created_at": now,
             "submitted_at": None,
             "updated_at": now,
+            "wall_created_at": self._wall_now(),
+            "wall_submitted_at": None,
+            "wall_updated_at": self._wall_now(),
         }
         with self._tx("record_order") as s:
             created = self._insert_ignore(s, Order, values, ["client_order_id"])
@@ -176,6 +179,7 @@ class LedgerOrdersMixin(LedgerBase):
         return len(batch)
 
     def _record_events(self, batch: Sequence[tuple[Any, ...]]) -> None:
+        wall = self._wall_now()
         with self._tx("record_order_event") as s:
             for coid, frm, to, ts, detail, kind, price, qty in batch:
                 order = self._lock_order(s, coid)
@@ -189,10 +193,17 @@ class LedgerOrdersMixin(LedgerBase):
                         price=price,
                         quantity=qty,
                         detail=detail,
+                        wall_ts=wall,
                     )
                 )
                 order.status = to
                 order.updated_at = max(order.updated_at, ts)
+                order.wall_updated_at = wall
+                if kind == "submit_sent" and order.submitted_at is None:
+                    # The send itself: nothing else ever stamped it (the row is
+                    # written ahead of the send with submitted_at NULL).
+                    order.submitted_at = ts
+                    order.wall_submitted_at = wall
 
     def order_events(self, client_order_id: str) -> list[OrderEventRow]:
         stmt = select(OrderEventRow).where(OrderEventRow.client_order_id == client_order_id)
@@ -227,6 +238,33 @@ class LedgerOrdersMixin(LedgerBase):
             if submitted_at is not None:
                 order.submitted_at = submitted_at
         return order
+
+    def record_broker_ids(
+        self, ids: Mapping[str, tuple[str | None, datetime | None]]
+    ) -> int:
+        """Fill in ``broker_order_id`` and ``submitted_at`` (client order id ->
+        (broker id, submit time)) where the ledger has none yet, in one commit;
+        returns how many orders changed. Unknown client order ids are ignored
+        (orders of another rebalance, or never journaled)."""
+        changed = 0
+        wall = self._wall_now()
+        with self._tx("record_broker_ids") as s:
+            for coid, (broker_id, submitted) in ids.items():
+                order = s.scalars(
+                    select(Order).where(Order.client_order_id == coid).with_for_update()
+                ).first()
+                if order is None:
+                    continue
+                touched = False
+                if broker_id and order.broker_order_id is None:
+                    order.broker_order_id = broker_id
+                    touched = True
+                if submitted is not None and order.submitted_at is None:
+                    order.submitted_at = submitted
+                    order.wall_submitted_at = order.wall_submitted_at or wall
+                    touched = True
+                changed += touched
+        return changed
 
     def orders_for_rebalance(self, rebalance_id: str) -> list[Order]:
         stmt = select(Order).where(Order.rebalance_id == rebalance_id).order_by(Order.id)
@@ -283,6 +321,7 @@ class LedgerOrdersMixin(LedgerBase):
                 "liquidity": fill.liquidity,
                 "ts": fill.ts,
                 "recorded_at": self._now(),
+                "wall_recorded_at": self._wall_now(),
             }
             if not self._insert_ignore(s, FillRow, values, ["exec_id"]):
                 stored = s.scalars(select(FillRow).where(FillRow.exec_id == fill.exec_id)).one()

@@ -8,9 +8,10 @@ does not depend on how those modules shape their results.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-__all__ = ["AllocationRecord", "NettingRecord"]
+__all__ = ["AllocationRecord", "NettingRecord", "SampleRecord"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +61,22 @@ class AllocationRecord:
     def __post_init__(self) -> None:
         if not isinstance(self.quantity, int) or isinstance(self.quantity, bool):
             raise TypeError(f"allocation {self.sleeve}/{self.symbol}: quantity must be int")
+
+
+@dataclass(frozen=True, slots=True)
+class SampleRecord:
+    """One market data sample of ``symbol`` at ``ts`` (domain clock, tz-aware).
+
+    phase: ``"during"`` (seen while orders were live) or ``"after"`` (sampled
+    after the run for markouts); prices in the instrument's price units;
+    volume: cumulative tape volume (shares/contracts) when the broker knows it.
+    """
+
+    symbol: str
+    ts: datetime
+    phase: str
+    bid: float | None
+    ask: float | None
+    mid: float | None
+    last: float | None = None
+    volume: int | None = None

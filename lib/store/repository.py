@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lib.clock import Clock
 from lib.errors import IdempotencyConflict, LedgerError
 from lib.store.books import LedgerBooksMixin
+from lib.store.market_log import LedgerMarketMixin
 from lib.store.models import Intent, NettingResult, Plan, Rebalance, RebalanceAttempt
 from lib.store.order_log import LedgerOrdersMixin
 from lib.store.records import NettingRecord
@@ -42,12 +43,17 @@ __all__ = ["INTENT_KINDS", "LedgerRepository"]
 INTENT_KINDS = ("sleeve", "netted")
 
 
-class LedgerRepository(LedgerOrdersMixin, LedgerBooksMixin):
+class LedgerRepository(LedgerOrdersMixin, LedgerBooksMixin, LedgerMarketMixin):
     """Reads and writes the ledger. Rows returned are detached snapshots
     (read them; changing them changes nothing in the database)."""
 
-    def __init__(self, session_factory: sessionmaker[Session], clock: Clock | None = None) -> None:
-        super().__init__(session_factory, clock)
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        clock: Clock | None = None,
+        wall_clock: Clock | None = None,
+    ) -> None:
+        super().__init__(session_factory, clock, wall_clock)
 
     # -- rebalances -------------------------------------------------------
 
@@ -78,6 +84,7 @@ class LedgerRepository(LedgerOrdersMixin, LedgerBooksMixin):
                     "created_at": now,
                     "updated_at": now,
                     "finished_at": None,
+                    "wall_created_at": self._wall_now(),
                 },
                 ["rebalance_id"],
             )
@@ -122,6 +129,7 @@ class LedgerRepository(LedgerOrdersMixin, LedgerBooksMixin):
                     "created_at": now,
                     "updated_at": now,
                     "finished_at": None,
+                    "wall_created_at": self._wall_now(),
                     "fingerprint": None,
                     "fingerprint_inputs": None,
                 },
@@ -184,6 +192,7 @@ class LedgerRepository(LedgerOrdersMixin, LedgerBooksMixin):
             row.updated_at = now
             if finished:
                 row.finished_at = now
+                row.wall_finished_at = self._wall_now()
 
     # -- intents, netting, plans ------------------------------------------
 

@@ -77,18 +77,36 @@ def _run(params_kwargs: dict[str, Any], verbose: bool) -> int:
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from pydantic import ValidationError
-    from rich.progress import Progress
 
-    from flows.rebalance import rebalance
-    from lib.errors import ConfigError, InputError, PlanRejected, UnknownInstrument
+    from flows.cli_errors import USER_ERRORS, check_input, param_problems, print_user_error
     from lib.params import RebalanceParams
-    from tasks.steps import set_progress_listener
 
     try:
         params = RebalanceParams(**params_kwargs)
     except ValidationError as exc:
-        print(f"afx: bad parameters: {exc}", file=sys.stderr)
+        print_user_error(param_problems(exc))
         return 2
+    try:
+        check_input(params)  # before Prefect starts: bad files cost no flow run, no alert
+    except USER_ERRORS as exc:
+        print_user_error(exc)
+        return 2
+    from rich.progress import Progress
+
+    from flows.cli_errors import quiet_user_errors
+    from flows.rebalance import rebalance
+    from lib.errors import PlanRejected
+    from tasks.steps import set_progress_listener
+
+    if not verbose:
+        quiet_user_errors()
+    from flows.prefect_api import EXIT_API_UNAVAILABLE, PrefectApiUnavailable, ensure_prefect_api
+
+    try:
+        ensure_prefect_api()  # a new Prefect home needs ~20 s: Prefect's own time-out
+    except PrefectApiUnavailable as exc:
+        print(f"afx: {exc}\nafx: nothing was sent.", file=sys.stderr)
+        return EXIT_API_UNAVAILABLE
     # No stdout/stderr redirection: Prefect's log handlers keep a reference
     # to the stream they first saw, which must outlive the bar.
     with Progress(transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
@@ -96,8 +114,8 @@ def _run(params_kwargs: dict[str, Any], verbose: bool) -> int:
         set_progress_listener(lambda done, total: bar.update(job, completed=done, total=total))
         try:
             out = rebalance(params)
-        except (ConfigError, InputError, UnknownInstrument, PlanRejected) as exc:
-            print(f"afx: {exc}\nafx: nothing was sent.", file=sys.stderr)
+        except (*USER_ERRORS, PlanRejected) as exc:
+            print_user_error(exc)
             return 2
         finally:
             set_progress_listener(None)

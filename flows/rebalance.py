@@ -22,8 +22,25 @@ from tasks import steps
 from tasks.progress import artifact_key
 
 
+def _user_error(state: Any) -> bool:
+    """The run failed on input the user got wrong (no page for that)."""
+    from lib.errors import ConfigError, InputError, UnknownInstrument
+
+    user = (ConfigError, InputError, UnknownInstrument)
+    try:
+        exc = state.result(raise_on_failure=False)
+    except Exception:
+        exc = None
+    if isinstance(exc, BaseException):
+        return isinstance(exc, user)
+    return any(f"{t.__name__}: " in (state.message or "") for t in user)
+
+
 def alert_failure(flow: Any, flow_run: Any, state: Any) -> None:
-    """on_failure hook: a failed or crashed rebalance pages through apprise."""
+    """on_failure hook: a failed or crashed rebalance pages through apprise
+    (not for bad targets/settings: the user is told directly, exit 2)."""
+    if _user_error(state):
+        return
     params = (flow_run.parameters or {}).get("params") or {}
     rid = params.get("rebalance_id") or flow_run.name
     message = failure_message(str(rid), "flow", state.message or state.name)

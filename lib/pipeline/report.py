@@ -116,7 +116,7 @@ def send_alerts(
         msg = risk_block_message(rt.rebalance_id, control, detail)
         out.append(n.notify(msg.title, msg.body, NotifyLevel.WARNING))
     if run.summary is not None:
-        msg = rebalance_summary_message(rt.rebalance_id, run.summary)
+        msg = rebalance_summary_message(rt.rebalance_id, run.summary, blocked=len(blocks))
         out.append(n.send(msg))
     return tuple(out)
 

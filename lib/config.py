@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from lib.brokers.ibkr_config import IBKRConfig
 from lib.errors import ConfigError
 from lib.safe_yaml import YamlRefused, parse_yaml
 from lib.types import AssetClass, PolicyMode
@@ -186,6 +187,7 @@ class Settings(BaseModel):
     instruments_file: str = "config/instruments.yaml"
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
+    ibkr: IBKRConfig = Field(default_factory=IBKRConfig)  # lib/brokers/ibkr_config.py
 
     @field_validator("portfolio")
     @classmethod

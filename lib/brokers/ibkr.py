@@ -1,0 +1,621 @@
+"""IBKRTransport: the BrokerTransport over ib_async (the only module importing it).
+
+Hosting: ONE event loop on ONE dedicated thread per transport owns ONE
+``ib_async.IB``; the synchronous BrokerTransport methods hand coroutines to it
+with ``asyncio.run_coroutine_threadsafe`` and wait at most
+``request_timeout_seconds`` (then BrokerTimeout). The sync ib_async API is
+never used; nothing touches the IB object from another thread.
+
+State lives in :class:`OrderBook` (IB's wire status per orderRef, surviving
+reconnects) and :class:`ExecutionBook` (executions deduped by execId,
+corrections replace, commissions latest-wins), fed by ib_async's events;
+statuses map through the one table in ibkr_codes, IB errors become lib.errors
+types there too. Orders, cancels and modifies pass a token bucket (<= 45/s).
+
+Disconnects: error 1100/2110 or a dropped socket marks the session uncertain:
+nothing is sent, and every call waits (up to the request timeout) for the
+reconnect, then raises BrokerDisconnected. Reconnects back off per settings
+(326 "client id in use" included). On 1101/1102 or a new connection the
+transport re-reads open orders, completed orders, executions and positions and
+reconciles them into its books (orderRef, then permId, then execId) before
+anything is sent again; an order IB never received is closed as Cancelled,
+and a resubmit of a known client order id returns the order IB has (no
+duplicate, even with a modify in flight at the drop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+import ib_async
+from ib_async import IB, Contract, ExecutionFilter, Order, TagValue, Trade
+
+from lib.brokers.base import OrderRequest, OrderUpdate
+from lib.brokers.ibkr_codes import ErrorKind, classify_error, error_to_exception
+from lib.brokers.ibkr_config import IBKRConfig
+from lib.brokers.ibkr_contracts import IB_SYMBOLS, contract_spec
+from lib.brokers.ibkr_fills import ExecutionBook, ExecutionReport
+from lib.brokers.ibkr_orders import IbOrder, OrderBook
+from lib.brokers.ibkr_requests import order_fields
+from lib.brokers.ibkr_timing import ServerClock, TokenBucket
+from lib.clock import Clock, SystemClock
+from lib.errors import (
+    BrokerDisconnected,
+    BrokerError,
+    BrokerRejected,
+    BrokerTimeout,
+    TooLateToCancel,
+    UnknownInstrument,
+    UnknownOrder,
+)
+from lib.instruments import InstrumentRegistry
+from lib.types import Fill, MarketDataSnapshot, OrderType, Side
+
+__all__ = ["IBKRTransport"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+#: Wall seconds a submit waits for IB's ack (or an immediate reject) before returning PendingSubmit.
+ACK_WAIT_SECONDS = 2.0
+#: Wall seconds get_executions waits for outstanding commission reports.
+COMMISSION_WAIT_SECONDS = 1.0
+
+
+def _num(x: Any) -> float | None:
+    """A positive finite number, or None (IB's UNSET_DOUBLE, NaN, 0, None)."""
+    if x is None:
+        return None
+    v = float(x)
+    return v if math.isfinite(v) and 0 < v < 1e300 else None
+
+
+class IBKRTransport:
+    """BrokerTransport on Interactive Brokers through ib_async 2.1.0."""
+
+    def __init__(
+        self,
+        cfg: IBKRConfig,
+        registry: InstrumentRegistry,
+        *,
+        local_clock: Clock | None = None,
+        session_date: date | None = None,
+        connect: bool = True,
+    ) -> None:
+        self.cfg = cfg
+        self.registry = registry
+        self._local = local_clock or SystemClock()
+        self.book = OrderBook()
+        self.execs = ExecutionBook()
+        self.positions_seen: dict[str, int] = {}
+        self._contracts: dict[str, Contract] = {}
+        self._symbol_by_con: dict[int, str] = {}
+        self._orders: dict[str, tuple[Contract, Order]] = {}
+        self._md_errors: dict[int, tuple[int, str]] = {}
+        self._ready = False  # connected, synced, reconciled
+        self._closing = False
+        self._reconnecting: asyncio.Task[None] | None = None
+        self.reconnects = 0
+        self.errors: list[tuple[int, int, str]] = []  # (reqId, code, message) as IB sent them
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="ibkr-loop", daemon=True)
+        self._thread.start()
+        self._ib: IB = self._run(self._make_ib(), timeout=cfg.request_timeout_seconds)
+        self._bucket = TokenBucket(cfg.max_messages_per_second, 1.0, self._loop.time)
+        self.clock: Clock | ServerClock = (
+            ServerClock(self.server_time, self._local) if cfg.clock == "server" else self._local
+        )
+        self._session_date = session_date
+        if connect:
+            self.connect()
+
+    # ------------------------------------------------------------------ loop plumbing
+    def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("IBKRTransport methods must not be called from its own event loop")
+        fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        wait = self.cfg.request_timeout_seconds if timeout is None else timeout
+        try:
+            return fut.result(wait)
+        except FutureTimeout:
+            fut.cancel()
+            raise BrokerTimeout(f"IB did not answer within {wait:.1f} s") from None
+
+    async def _make_ib(self) -> IB:
+        ib = IB()
+        ib.RequestTimeout = self.cfg.request_timeout_seconds
+        ib.orderStatusEvent += self._on_order_status
+        ib.openOrderEvent += self._on_open_order
+        ib.execDetailsEvent += self._on_exec
+        ib.errorEvent += self._on_error
+        ib.disconnectedEvent += self._on_disconnected
+        orig = ib.wrapper.commissionReport
+
+        def commission_hook(report: Any) -> None:  # sees reports ib_async would drop
+            self.execs.add_commission(report.execId, report.commission)
+            orig(report)
+
+        ib.wrapper.commissionReport = commission_hook  # type: ignore[method-assign,assignment]
+        return ib
+
+    def _now(self) -> datetime:
+        """Timestamps on the loop thread: the local clock, or the server clock's estimate."""
+        return self.clock.peek() if isinstance(self.clock, ServerClock) else self._local.now()
+
+    # ------------------------------------------------------------------ connection
+    def connect(self) -> None:
+        """Connect (with backoff) and reconcile; raises BrokerDisconnected on failure."""
+        budget = self._connect_budget()
+        self._run(self._connect_with_backoff(), timeout=budget)
+
+    def _connect_budget(self) -> float:
+        r = self.cfg.reconnect
+        waits, w = 0.0, r.initial_seconds
+        for _ in range(r.attempts):
+            waits += w
+            w = min(w * 2, r.max_seconds)
+        return waits + r.attempts * (self.cfg.connect_timeout_seconds + 4 * self.cfg.request_timeout_seconds)
+
+    async def _connect_with_backoff(self) -> None:
+        r = self.cfg.reconnect
+        wait = r.initial_seconds
+        last: BaseException | None = None
+        for attempt in range(r.attempts):
+            if self._closing:
+                break
+            try:
+                await self._ib.connectAsync(
+                    self.cfg.host, self.cfg.port, clientId=self.cfg.client_id,
+                    timeout=self.cfg.connect_timeout_seconds, readonly=self.cfg.read_only,
+                    account=self.cfg.account, raiseSyncErrors=True,
+                )  # fmt: skip
+                self._ib.reqMarketDataType(self.cfg.market_data_type_code)
+                if isinstance(self.clock, ServerClock):
+                    t = await asyncio.wait_for(self._ib.reqCurrentTimeAsync(), self.cfg.request_timeout_seconds)
+                    self.clock.observe(t.astimezone(UTC))
+                await self._reconcile()
+                self._ready = True
+                log.info("IB connected to %s:%s as client %s", self.cfg.host, self.cfg.port, self.cfg.client_id)
+                return
+            except (TimeoutError, ConnectionError, OSError, BrokerError) as exc:
+                last = exc
+                log.warning("IB connect attempt %d failed: %r; retrying in %.1f s", attempt + 1, exc, wait)
+                if self._ib.isConnected():
+                    self._ib.disconnect()
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, r.max_seconds)
+        raise BrokerDisconnected(
+            f"cannot connect to IB at {self.cfg.host}:{self.cfg.port} (client id {self.cfg.client_id}) "
+            f"after {r.attempts} attempts: {last!r}"
+        )
+
+    def _on_disconnected(self) -> None:
+        self._ready = False
+        if self._closing:
+            return
+        log.warning("IB socket dropped: session uncertain, reconnecting")
+        self._start_recovery(reconnect=True)
+
+    def _start_recovery(self, *, reconnect: bool) -> None:
+        if self._reconnecting is not None and not self._reconnecting.done():
+            return
+        self._reconnecting = self._loop.create_task(self._recover(reconnect))
+
+    async def _recover(self, reconnect: bool) -> None:
+        try:
+            if reconnect:
+                self.reconnects += 1
+                await asyncio.sleep(self.cfg.reconnect.initial_seconds)
+                await self._connect_with_backoff()
+            else:
+                await self._reconcile()
+                self._ready = True
+        except BrokerError as exc:
+            log.error("IB recovery failed: %s", exc)
+
+    async def _await_ready(self) -> None:
+        """Wait (bounded by the caller's timeout) until the session is usable."""
+        while not self._ready:
+            if self._closing:
+                raise BrokerDisconnected("IB transport closed")
+            if not self._ib.isConnected() and (self._reconnecting is None or self._reconnecting.done()):
+                self._start_recovery(reconnect=True)
+            await asyncio.sleep(0.05)
+
+    async def _ready_then(self, fn: Callable[[], Awaitable[T]]) -> T:
+        try:
+            await asyncio.wait_for(self._await_ready(), self.cfg.request_timeout_seconds * 0.8)
+        except TimeoutError:
+            raise BrokerDisconnected("IB session uncertain (disconnected or reconciling); nothing sent") from None
+        try:
+            return await fn()
+        except ConnectionError as exc:
+            self._ready = False
+            raise BrokerDisconnected(f"IB connection lost: {exc}") from exc
+        except TimeoutError:
+            raise BrokerTimeout("IB request timed out") from None
+
+    def close(self) -> None:
+        """Disconnect and stop the loop thread (idempotent)."""
+        if self._closing:
+            return
+        self._closing = True
+
+        async def _stop() -> None:
+            if self._ib.isConnected():
+                self._ib.disconnect()
+
+        try:
+            self._run(_stop(), timeout=5.0)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5.0)
+
+    # ------------------------------------------------------------------ IB events (loop thread)
+    def _on_order_status(self, trade: Trade) -> None:
+        if trade.log and trade.log[-1].errorCode:
+            return  # ib_async's error-driven status: handled (provisionally) in _on_error
+        o = self.book.find(order_ref=trade.order.orderRef, perm_id=trade.order.permId, order_id=trade.order.orderId)
+        if o is None:
+            return
+        st = trade.orderStatus
+        self.book.on_status(o, st.status, int(st.filled), float(st.avgFillPrice or 0.0), st.permId, self._now())
+
+    def _on_open_order(self, trade: Trade) -> None:
+        o = self._adopt(trade)
+        if o is not None:
+            price = _num(trade.order.lmtPrice)
+            self.book.on_open_order(o, "", price, int(trade.order.totalQuantity), trade.order.permId, self._now())
+
+    def _on_exec(self, trade: Trade, fill: Any) -> None:
+        self._record_execution(fill)
+
+    def _on_error(self, req_id: int, code: int, message: str, contract: Contract | None) -> None:
+        self.errors.append((req_id, code, message))
+        o = self.book.find(order_id=req_id) if req_id > 0 else None
+        kind = self.book.on_error(o, code, message, self._now()) if o else classify_error(code, order_related=False)
+        if kind is ErrorKind.CONNECTIVITY_LOST:
+            log.warning("IB %d: %s: session uncertain", code, message)
+            self._ready = False
+        elif kind is ErrorKind.CONNECTIVITY_RESTORED:
+            log.warning("IB %d: %s: reconciling before sending anything", code, message)
+            self._ready = False
+            self._start_recovery(reconnect=False)
+        elif kind is ErrorKind.NO_MARKET_DATA and contract is not None:
+            self._md_errors[contract.conId] = (code, message)
+
+    # ------------------------------------------------------------------ reconciliation
+    def _symbol_of(self, c: Contract) -> str | None:
+        if c.conId in self._symbol_by_con:
+            return self._symbol_by_con[c.conId]
+        for cand in (c.tradingClass, c.symbol, {v: k for k, v in IB_SYMBOLS.items()}.get(c.symbol, "")):
+            if cand and cand in self.registry and (c.secType == "STK") == (
+                self.registry[cand].asset_class.value in ("ETF", "STK")
+            ):
+                return cand
+        return None
+
+    def _adopt(self, trade: Trade) -> IbOrder | None:
+        """The book's order for an IB trade (adopting ours from earlier runs)."""
+        od = trade.order
+        o = self.book.find(order_ref=od.orderRef, perm_id=od.permId, order_id=od.orderId)
+        if o is not None or not od.orderRef:
+            return o
+        symbol = self._symbol_of(trade.contract)
+        if symbol is None:
+            return None
+        otype = OrderType(od.orderType) if od.orderType in OrderType.__members__ else OrderType.LMT
+        req = OrderRequest(
+            od.orderRef, symbol, Side(od.action), int(od.totalQuantity), otype,
+            _num(od.lmtPrice), od.tif or "DAY", bool(od.outsideRth),
+        )  # fmt: skip
+        o = self.book.adopt(req, od.orderId, od.permId, self._now())
+        self._orders[od.orderRef] = (trade.contract, od)
+        return o
+
+    def _record_execution(self, fill: Any) -> None:
+        ex = fill.execution
+        symbol = self._symbol_of(fill.contract) or fill.contract.symbol
+        liq = {1: "add", 2: "remove"}.get(ex.lastLiquidity, "")
+        rep = ExecutionReport(
+            exec_id=ex.execId, perm_id=ex.permId, order_id=ex.orderId, order_ref=ex.orderRef, symbol=symbol,
+            side=Side.BUY if ex.side in ("BOT", "BUY") else Side.SELL, shares=int(ex.shares),
+            price=float(ex.price), time=ex.time.astimezone(UTC) if ex.time.tzinfo else ex.time.replace(tzinfo=UTC),
+            liquidity=liq,
+        )  # fmt: skip
+        self.execs.add_execution(rep)
+        cr = fill.commissionReport
+        if cr is not None and cr.execId:
+            self.execs.add_commission(cr.execId, cr.commission)
+
+    async def _reconcile(self) -> None:
+        """Re-read IB's orders, executions and positions into the books."""
+        ib = self._ib
+        now = self._now()
+        open_trades = await asyncio.wait_for(ib.reqAllOpenOrdersAsync(), self.cfg.request_timeout_seconds)
+        completed: list[Trade] = []
+        if not self.cfg.read_only:
+            completed = await asyncio.wait_for(ib.reqCompletedOrdersAsync(True), self.cfg.request_timeout_seconds)
+        fills = await asyncio.wait_for(ib.reqExecutionsAsync(self._exec_filter()), self.cfg.request_timeout_seconds)
+        positions = await asyncio.wait_for(ib.reqPositionsAsync(), self.cfg.request_timeout_seconds)
+        seen: set[str] = set()
+        for t in open_trades:
+            o = self._adopt(t)
+            if o is None:
+                continue
+            seen.add(o.client_order_id)
+            self.book.confirm_alive(o)
+            status = t.orderStatus.status if t.orderStatus.status not in ("", "ValidationError") else "Submitted"
+            price = _num(t.order.lmtPrice)
+            self.book.on_open_order(o, status, price, int(t.order.totalQuantity), t.order.permId, now)
+            self.book.on_status(o, status, int(t.orderStatus.filled), float(t.orderStatus.avgFillPrice or 0.0),
+                                t.order.permId, now, from_reconcile=True)  # fmt: skip
+        for t in completed:
+            o = self._adopt(t)
+            if o is None or o.client_order_id in seen:
+                continue
+            seen.add(o.client_order_id)
+            filled = int(_num(t.order.filledQuantity) or o.filled)
+            self.book.on_status(o, t.orderStatus.status, filled, o.avg_price, t.order.permId, now, from_reconcile=True)
+        for f in fills:
+            self._record_execution(f)
+        self.execs.with_ref(self.book.order_refs())
+        for ref, (qty, vwap) in self.execs.filled_by_ref().items():
+            o = self.book.get(ref)
+            if o is not None and qty > o.filled:
+                o.filled, o.avg_price = qty, vwap
+                if o.filled >= o.quantity and not o.is_terminal:
+                    o.ib_status = "Filled"
+        for o in self.book.live():
+            if o.client_order_id not in seen:
+                if o.provisional is not None:
+                    self.book.confirm_missing(o, now, max_checks=1)
+                else:  # sent before the drop, never reached IB
+                    o.ib_status, o.reason, o.updated = "Cancelled", "not known to IB after reconnect", now
+        self.positions_seen = self._position_map(positions)
+
+    def _exec_filter(self) -> ExecutionFilter:
+        return ExecutionFilter(acctCode=self.cfg.account) if self.cfg.account else ExecutionFilter()
+
+    def _position_map(self, positions: Iterable[Any]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for p in positions:
+            if self.cfg.account and p.account != self.cfg.account:
+                continue
+            sym = self._symbol_of(p.contract) or p.contract.localSymbol or p.contract.symbol
+            if p.position:
+                out[sym] = out.get(sym, 0) + int(p.position)
+        return out
+
+    async def _confirm_provisional(self) -> None:
+        """Confirm error-driven cancels against openOrders / completedOrders."""
+        if not self.book.needs_confirmation():
+            return
+        open_trades = await self._ib.reqAllOpenOrdersAsync()
+        alive = {t.order.orderRef for t in open_trades}
+        completed = {t.order.orderRef: t for t in await self._ib.reqCompletedOrdersAsync(True)}
+        now = self._now()
+        for o in self.book.needs_confirmation():
+            if o.client_order_id in alive:
+                self.book.confirm_alive(o)
+            elif o.client_order_id in completed:
+                t = completed[o.client_order_id]
+                self.book.on_status(o, t.orderStatus.status, o.filled, o.avg_price, t.order.permId, now,
+                                    from_reconcile=True)  # fmt: skip
+            else:
+                self.book.confirm_missing(o, now)
+
+    # ------------------------------------------------------------------ contracts
+    async def _qualify(self, symbol: str) -> Contract:
+        if symbol in self._contracts:
+            return self._contracts[symbol]
+        if symbol not in self.registry:
+            raise UnknownInstrument(symbol)
+        spec = contract_spec(self.registry[symbol], self._session_date or self._now().date())
+        c = Contract(
+            secType=spec.sec_type, symbol=spec.symbol, exchange=spec.exchange, currency=spec.currency,
+            primaryExchange=spec.primary_exchange, multiplier=spec.multiplier, localSymbol=spec.local_symbol,
+            lastTradeDateOrContractMonth=spec.last_trade_date_or_contract_month, tradingClass=spec.trading_class,
+        )  # fmt: skip
+        res = await self._ib.qualifyContractsAsync(c)
+        if not res or not isinstance(res[0], Contract) or not res[0].conId:
+            raise BrokerRejected(symbol, f"IB could not qualify the contract for {symbol} ({spec})")
+        self._contracts[symbol] = res[0]
+        self._symbol_by_con[res[0].conId] = symbol
+        return res[0]
+
+    async def _pace(self) -> None:
+        wait = self._bucket.reserve()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    # ------------------------------------------------------------------ BrokerTransport
+    def submit_order(self, request: OrderRequest) -> OrderUpdate:
+        return self._run(self._ready_then(lambda: self._submit(request)))
+
+    async def _submit(self, request: OrderRequest) -> OrderUpdate:
+        coid = request.client_order_id
+        known = self.book.get(coid)
+        if known is not None:
+            return self.book.update(known, self._now())  # idempotent: IB has (or had) it
+        if self.cfg.read_only:
+            raise BrokerRejected(coid, "IB session is read-only (ibkr.read_only: true)")
+        if request.quantity <= 0:
+            raise BrokerRejected(coid, f"quantity must be positive, got {request.quantity}")
+        contract = await self._qualify(request.symbol)
+        try:
+            fields = order_fields(request, self.cfg.algo, account=self.cfg.account)
+        except ValueError as exc:
+            raise BrokerRejected(coid, str(exc)) from None
+        fields["algoParams"] = [TagValue(k, v) for k, v in fields.get("algoParams", [])]
+        order = Order(**fields)
+        await self._pace()
+        if not self._ready:
+            raise BrokerDisconnected("IB session became uncertain; order not sent")
+        order.orderId = self._ib.client.getReqId()
+        o = self.book.add(request, order.orderId, self._now())  # before the send: a drop cannot duplicate it
+        self._orders[coid] = (contract, order)
+        self._ib.placeOrder(contract, order)
+        waited = 0.0
+        while not (o.acked or o.rejected) and waited < ACK_WAIT_SECONDS:
+            await asyncio.sleep(0.01)
+            waited += 0.01
+        if o.rejected:
+            raise BrokerRejected(coid, o.reason or "rejected by IB")
+        return self.book.update(o, self._now())
+
+    def _order(self, coid: str) -> IbOrder:
+        o = self.book.get(coid)
+        if o is None:
+            raise UnknownOrder(coid)
+        return o
+
+    def cancel_order(self, client_order_id: str) -> OrderUpdate:
+        return self._run(self._ready_then(lambda: self._cancel(client_order_id)))
+
+    async def _cancel(self, coid: str) -> OrderUpdate:
+        o = self._order(coid)
+        if o.is_terminal:
+            raise TooLateToCancel(coid)
+        if o.ib_status == "PendingCancel":
+            return self.book.update(o, self._now())
+        contract, order = self._orders[coid]
+        await self._pace()
+        trade = self._ib.wrapper.trades.get((order.clientId, order.orderId))
+        if trade is not None and trade.isDone():  # a false (error-driven) cancel in ib_async's view
+            trade.orderStatus.status = o.ib_status
+        self._ib.cancelOrder(order)
+        o.ib_status = "PendingCancel"
+        return self.book.update(o, self._now())
+
+    def modify_order(self, client_order_id: str, limit_price: float, quantity: int | None = None) -> OrderUpdate:
+        return self._run(self._ready_then(lambda: self._modify(client_order_id, limit_price, quantity)))
+
+    async def _modify(self, coid: str, limit_price: float, quantity: int | None) -> OrderUpdate:
+        o = self._order(coid)
+        if o.is_terminal or o.ib_status == "PendingCancel":
+            raise TooLateToCancel(coid)
+        if o.request.order_type in (OrderType.MKT, OrderType.MOC):
+            raise BrokerRejected(coid, f"cannot set a limit on a {o.request.order_type.value} order")
+        qty = o.quantity if quantity is None else quantity
+        if qty <= o.filled:
+            raise BrokerRejected(coid, f"new quantity {qty} must exceed the filled {o.filled}")
+        contract, order = self._orders[coid]
+        await self._pace()
+        trade = self._ib.wrapper.trades.get((order.clientId, order.orderId))
+        if trade is not None and trade.isDone():
+            trade.orderStatus.status = o.ib_status  # ib_async asserts a modify targets a live trade
+        order.lmtPrice, order.totalQuantity = float(limit_price), float(qty)
+        self.book.modify_sent(o, float(limit_price), qty)
+        self._ib.placeOrder(contract, order)  # same orderId: IB's modify
+        return self.book.update(o, self._now())
+
+    def get_order_status(self, client_order_id: str) -> OrderUpdate:
+        got = self.get_order_statuses([client_order_id])
+        if client_order_id not in got:
+            raise UnknownOrder(client_order_id)
+        return got[client_order_id]
+
+    def get_order_statuses(self, client_order_ids: Iterable[str]) -> dict[str, OrderUpdate]:
+        ids = list(client_order_ids)
+
+        async def go() -> dict[str, OrderUpdate]:
+            await self._confirm_provisional()
+            now = self._now()
+            return {c: self.book.update(o, now) for c in ids if (o := self.book.get(c)) is not None}
+
+        return self._run(self._ready_then(go))
+
+    def get_market_data(self, symbol: str) -> MarketDataSnapshot:
+        async def go() -> MarketDataSnapshot:
+            contract = await self._qualify(symbol)
+            self._md_errors.pop(contract.conId, None)
+            (t,) = await asyncio.wait_for(self._ib.reqTickersAsync(contract), self.cfg.request_timeout_seconds)
+            bid, ask = _num(t.bid), _num(t.ask)
+            err = self._md_errors.get(contract.conId)
+            if err is not None and (bid is None or ask is None):
+                exc = error_to_exception(err[0], err[1])
+                if exc is not None:
+                    raise exc
+            return MarketDataSnapshot(
+                symbol=symbol, bid=bid, ask=ask, last=_num(t.last), close=_num(t.close), ts=self._now(),
+                bid_size=_num(t.bidSize), ask_size=_num(t.askSize),
+            )  # fmt: skip
+
+        return self._run(self._ready_then(go))
+
+    def get_positions(self) -> dict[str, int]:
+        async def go() -> dict[str, int]:
+            positions = await self._ib.reqPositionsAsync()
+            self.positions_seen = self._position_map(positions)
+            return dict(self.positions_seen)
+
+        return self._run(self._ready_then(go))
+
+    def get_account_nav(self) -> float:
+        async def go() -> float:
+            values = await self._ib.accountSummaryAsync(self.cfg.account)
+            for v in values:
+                if v.tag == "NetLiquidation" and v.currency not in ("", "BASE_SKIP"):
+                    return float(v.value)
+            raise BrokerTimeout("IB account summary carried no NetLiquidation")
+
+        return self._run(self._ready_then(go))
+
+    def get_open_orders(self) -> list[OrderUpdate]:
+        async def go() -> list[OrderUpdate]:
+            trades = await self._ib.reqAllOpenOrdersAsync()
+            now = self._now()
+            out = []
+            for t in trades:
+                o = self._adopt(t)
+                if o is None:
+                    continue
+                self.book.confirm_alive(o)
+                if t.orderStatus.status in ("PendingSubmit", "PreSubmitted", "Submitted", "PendingCancel"):
+                    self.book.on_status(o, t.orderStatus.status, int(t.orderStatus.filled),
+                                        float(t.orderStatus.avgFillPrice or 0.0), t.order.permId, now,
+                                        from_reconcile=True)  # fmt: skip
+                if not o.is_terminal:
+                    out.append(self.book.update(o, now))
+            return out
+
+        return self._run(self._ready_then(go))
+
+    def get_executions(self, client_order_id_prefix: str = "") -> list[Fill]:
+        async def go() -> list[Fill]:
+            fills = await self._ib.reqExecutionsAsync(self._exec_filter())
+            for f in fills:
+                self._record_execution(f)
+            self.execs.with_ref(self.book.order_refs())
+            waited = 0.0
+            while self.execs.unsettled(client_order_id_prefix) and waited < COMMISSION_WAIT_SECONDS:
+                await asyncio.sleep(0.02)
+                waited += 0.02
+            return self.execs.fills(client_order_id_prefix)
+
+        return self._run(self._ready_then(go), timeout=self.cfg.request_timeout_seconds + COMMISSION_WAIT_SECONDS)
+
+    # ------------------------------------------------------------------ extras
+    def server_time(self) -> datetime:
+        """The gateway's time (reqCurrentTime), tz-aware UTC."""
+
+        async def go() -> datetime:
+            t = await asyncio.wait_for(self._ib.reqCurrentTimeAsync(), self.cfg.request_timeout_seconds)
+            return t.astimezone(UTC)
+
+        return self._run(self._ready_then(go))
+
+    @property
+    def connected(self) -> bool:
+        return self._ready
+
+    @property
+    def ib_version(self) -> str:
+        return str(ib_async.__version__)

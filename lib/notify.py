@@ -9,9 +9,13 @@ Delivery never raises: :meth:`Notifier.notify` sends to each destination on
 its own (so the result can say which failed), checks apprise's return value
 (a ``bool`` in apprise 1.x, an ``AppriseResult`` in 2.x) and returns a
 :class:`NotifyResult`. ``sent`` is True only if every destination accepted the
-message. Destinations in results and logs are apprise's privacy-masked URLs
-(``tgram://1...w/12345/``). ``NotifyResult.raise_for_error()`` raises
-:class:`lib.errors.ReportingError` for a caller that requires delivery.
+message. Destinations in results and logs are redacted (:func:`redact_url`:
+scheme and host kept, user, password, path, query and fragment masked, and a
+host that is itself a token masked too: ``json://127.0.0.1:8080/***``,
+``tgram://1...w/***``); a filter on the ``apprise`` and ``urllib3`` loggers
+redacts the URLs and request paths they log (:func:`redact_text`).
+``NotifyResult.raise_for_error()`` raises :class:`lib.errors.ReportingError`
+for a caller that requires delivery.
 
 Message bodies are plain text (``body_format=text``): apprise escapes them for
 Telegram HTML and Slack markdown.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -41,6 +46,8 @@ __all__ = [
     "Notifier",
     "failure_message",
     "rebalance_summary_message",
+    "redact_text",
+    "redact_url",
     "risk_block_message",
     "slack_url",
     "telegram_url",
@@ -65,6 +72,62 @@ class NotifyLevel(StrEnum):
     SUCCESS = "success"
     WARNING = "warning"
     FAILURE = "failure"
+
+
+_URL_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#\s'\"<>]*)([^\s'\"<>]*)")
+# A plain host name or IP with an optional numeric port: kept as is.
+_PLAIN_HOST = re.compile(r"(?:[A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
+# Request paths as urllib3 and requests log them ('"POST /x HTTP/1.1"', 'url: /x').
+_REQUEST_PATH = re.compile(r"((?:GET|POST|PUT|PATCH|DELETE|HEAD) |url: )/[^\s'\"()]*")
+
+
+def _redact_match(m: re.Match[str]) -> str:
+    scheme, netloc, rest = m.group(1), m.group(2), m.group(3)
+    user = "***@" if "@" in netloc else ""
+    host = netloc.rsplit("@", 1)[-1]
+    looks_secret = not _PLAIN_HOST.fullmatch(host) or (
+        len(host) >= 16 and any(c.isdigit() for c in host) and any(c.isalpha() for c in host)
+        and "." not in host
+    )
+    if looks_secret and host:
+        host = f"{host[0]}...{host[-1]}"
+    tail = "/***" if rest.strip("/") else ""
+    return f"{scheme}://{user}{host}{tail}"
+
+
+def redact_url(url: str) -> str:
+    """``scheme://host[:port]/***``: scheme and host kept; user, password,
+    path, query and fragment masked (webhook paths and tokens are credentials),
+    and a host that is itself a token (Telegram) masked as ``1...w``."""
+    m = _URL_RE.fullmatch(url.strip())
+    return _redact_match(m) if m else "***"
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every URL redacted (:func:`redact_url`) and every logged
+    request path masked."""
+    return _REQUEST_PATH.sub(r"\1/***", _URL_RE.sub(_redact_match, text))
+
+
+class _RedactFilter(logging.Filter):
+    """Redacts URLs in the records of apprise and urllib3 (their DEBUG lines
+    carry full webhook URLs and paths)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is the logger's problem, not ours
+            return True
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+_REDACT = _RedactFilter()
+for _name in ("apprise", "urllib3.connectionpool"):
+    if _REDACT not in logging.getLogger(_name).filters:
+        logging.getLogger(_name).addFilter(_REDACT)
 
 
 _LOG_LEVEL = {
@@ -198,8 +261,9 @@ class Notifier:
                 raise ConfigError("notify", f"destination[{i}]", "apprise does not recognise this URL")
             target = apprise.Apprise()
             target.add(server)
-            # Drop the query string: plugin options, noise in logs and alerts.
-            masked = str(server.url(privacy=True)).split("?", 1)[0]  # type: ignore[no-untyped-call]
+            # apprise's privacy URL masks the tokens it knows; redact_url then
+            # masks what it leaves (generic webhook paths, user names, query).
+            masked = redact_url(str(server.url(privacy=True)))  # type: ignore[no-untyped-call]
             self._targets.append((masked, target))
 
     @classmethod
@@ -235,7 +299,9 @@ class Notifier:
                     )
                 )
             except Exception as exc:  # a plugin bug must not fail a rebalance
-                log.error("alert to %s raised %s: %s", name, type(exc).__name__, exc)
+                log.error(
+                    "alert to %s raised %s: %s", name, type(exc).__name__, redact_text(str(exc))
+                )
                 ok = False
             if not ok:
                 failed.append(name)
@@ -250,16 +316,32 @@ class Notifier:
         return self.notify(message.title, message.body, message.level)
 
 
-def rebalance_summary_message(rebalance_id: str, summary: DailySummary) -> Message:
-    """The execution summary of a rebalance; WARNING if anything went unfilled."""
+def rebalance_summary_message(
+    rebalance_id: str, summary: DailySummary, *, blocked: int = 0
+) -> Message:
+    """The execution summary of a rebalance; the title and level say what
+    happened. ``blocked``: orders that risk or policy blocks kept from the broker.
+
+    - nothing blocked or incomplete: ``complete``, SUCCESS;
+    - something blocked or incomplete but some fills: ``N blocked, M incomplete``,
+      WARNING;
+    - something blocked or asked for and no fill at all: ``nothing executed (...)``,
+      FAILURE.
+    """
     incomplete = summary.orders_partial + summary.orders_unfilled
-    level = NotifyLevel.WARNING if incomplete else NotifyLevel.SUCCESS
-    status = f"{incomplete} incomplete" if incomplete else "complete"
-    return Message(
-        title=f"Rebalance {rebalance_id}: {status}",
-        body=format_summary(summary, title="Execution"),
-        level=level,
-    )
+    parts = [f"{blocked} blocked"] if blocked else []
+    if incomplete:
+        parts.append(f"{incomplete} incomplete")
+    if not parts:
+        status, level = "complete", NotifyLevel.SUCCESS
+    elif summary.fills == 0:
+        status, level = f"nothing executed ({', '.join(parts)})", NotifyLevel.FAILURE
+    else:
+        status, level = ", ".join(parts), NotifyLevel.WARNING
+    body = format_summary(summary, title="Execution")
+    if blocked:
+        body += f"\nBlocked before the broker: {blocked} order(s) (see the risk block alerts)"
+    return Message(title=f"Rebalance {rebalance_id}: {status}", body=body, level=level)
 
 
 def risk_block_message(rebalance_id: str, control: str, detail: str) -> Message:
@@ -276,7 +358,7 @@ def failure_message(rebalance_id: str, stage: str, error: BaseException | str) -
     text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else error
     return Message(
         title=f"Rebalance {rebalance_id} FAILED at {stage}",
-        body=f"Stage: {stage}\n{_truncate(text)}",
+        body=f"Stage: {stage}\n{_truncate(redact_text(text))}",
         level=NotifyLevel.FAILURE,
     )
 

@@ -107,5 +107,10 @@ def test_a_failed_rebalance_is_alerted(
         params = flow_params.model_copy(update={"targets": str(bad), "rebalance_id": "flow-bad"})
         with pytest.raises(InputError, match="quantity"):
             rebalance(params)
+        assert server.requests == []  # input the user got wrong pages nobody (issue 7)
+        # A real failure (the ledger cannot be reached) still pages.
+        monkeypatch.setenv("EXEC_DATABASE_URL", "postgresql+psycopg://x@127.0.0.1:1/none?connect_timeout=2")
+        with pytest.raises(Exception, match="127.0.0.1"):
+            rebalance(flow_params.model_copy(update={"rebalance_id": "flow-broken"}))
     (post,) = [r.json() for r in server.requests]
-    assert "flow-bad FAILED" in post["title"] and "quantity" in post["message"]
+    assert "flow-broken FAILED" in post["title"] and "127.0.0.1" in post["message"]

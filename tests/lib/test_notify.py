@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import date
 
@@ -9,7 +10,7 @@ import apprise
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from lib.analytics import summarize_day
+from lib.analytics import DailySummary, summarize_day
 from lib.errors import ConfigError, ReportingError, RiskBlocked
 from lib.notify import (
     Message,
@@ -19,6 +20,8 @@ from lib.notify import (
     _delivered,
     failure_message,
     rebalance_summary_message,
+    redact_text,
+    redact_url,
     risk_block_message,
     slack_url,
     telegram_url,
@@ -36,7 +39,7 @@ def test_json_destination_receives_title_message_and_type() -> None:
             "Rebalance r1 <done>", "Orders 3\nline & two", NotifyLevel.WARNING
         )
         assert result.sent and result.failed == ()
-        assert result.destinations == (f"json://127.0.0.1:{srv.port}/alerts",)
+        assert result.destinations == (f"json://127.0.0.1:{srv.port}/***",)  # path masked
         assert len(srv.requests) == 1
         req = srv.requests[0]
     assert req.path == "/alerts"
@@ -48,22 +51,24 @@ def test_json_destination_receives_title_message_and_type() -> None:
 
 
 def test_unreachable_destination_is_reported_not_raised() -> None:
-    dead = f"json://127.0.0.1:{free_port()}/x"  # nothing listens there
+    port = free_port()
+    dead = f"json://127.0.0.1:{port}/x"  # nothing listens there
     result = Notifier([dead]).notify("t", "b", NotifyLevel.FAILURE)
     assert not result.sent
-    assert result.failed == result.destinations == (dead,)
+    assert result.failed == result.destinations == (f"json://127.0.0.1:{port}/***",)
     assert result.reason == "1 of 1 destinations failed"
     with pytest.raises(ReportingError, match="127.0.0.1"):
         result.raise_for_error()
 
 
 def test_partial_delivery_names_the_failed_destination() -> None:
-    dead = f"json://127.0.0.1:{free_port()}/x"
+    port = free_port()
+    dead = f"json://127.0.0.1:{port}/x"
     with CaptureServer() as srv:
         result = Notifier([srv.url(), dead]).notify("t", "b")
         assert len(srv.requests) == 1
     assert not result.sent
-    assert result.failed == (dead,)
+    assert result.failed == (f"json://127.0.0.1:{port}/***",)
     assert len(result.destinations) == 2
 
 
@@ -186,3 +191,92 @@ def test_risk_block_and_failure_messages() -> None:
     long = failure_message("r1", "store", "x" * 5000)
     assert len(long.body) < 1600 and long.body.endswith("(truncated)")
     assert Message("t", "b").level is NotifyLevel.INFO
+
+
+# --- redaction (issue 7) ---------------------------------------------------------
+
+
+SECRET = "deadhookSECRET9f8e7d"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (f"json://127.0.0.1:54157/{SECRET}/x", "json://127.0.0.1:54157/***"),
+        (f"xml://hooks.example.com/{SECRET}", "xml://hooks.example.com/***"),
+        (f"form://u:pw{SECRET}@127.0.0.1:8/a?token={SECRET}", "form://***@127.0.0.1:8/***"),
+        (f"jsons://127.0.0.1/a#{SECRET}", "jsons://127.0.0.1/***"),
+        (f"tgram://{TG_TOKEN}/-100123", "tgram://1...w/***"),
+        (f"ntfy://{SECRET}topic", "ntfy://d...c"),
+        ("json://127.0.0.1:9", "json://127.0.0.1:9"),
+    ],
+)
+def test_redact_url_keeps_scheme_and_host_only(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+@pytest.mark.parametrize("scheme", ["json", "xml", "form"])
+def test_failed_delivery_logs_no_secret_anywhere(
+    scheme: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Before: "not delivered to json://127.0.0.1:54157/deadhookSECRET.../x", and
+    # apprise's own DEBUG lines carried the full URL.
+    port = free_port()
+    url = f"{scheme}://user:pw{SECRET}@127.0.0.1:{port}/{SECRET}/x?token={SECRET}"
+    with caplog.at_level(logging.DEBUG):
+        notifier = Notifier([url])
+        result = notifier.notify("t", "b", NotifyLevel.FAILURE)
+        try:
+            result.raise_for_error()
+        except ReportingError as exc:
+            raised = str(exc)
+    assert not result.sent
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"{scheme}://***@127.0.0.1:{port}/***" in logged  # the failure is logged...
+    shown = logged + raised + repr(notifier) + repr(result)
+    assert SECRET not in shown  # ...with no secret in any record, message or repr
+
+
+def test_successful_delivery_logs_no_path(caplog: pytest.LogCaptureFixture) -> None:
+    with CaptureServer() as srv, caplog.at_level(logging.DEBUG):
+        assert Notifier([srv.url(path=f"/{SECRET}")]).notify("t", "b").sent
+    assert SECRET not in "\n".join(r.getMessage() for r in caplog.records)
+
+
+def test_redact_text_masks_every_url_and_request_path() -> None:
+    text = (f'http://127.0.0.1:1 "POST /{SECRET} HTTP/1.1" 200; url: /{SECRET} (x); '
+            f"see https://hooks.slack.com/services/T1/B2/{SECRET}")
+    out = redact_text(text)
+    assert SECRET not in out and "https://hooks.slack.com/***" in out and '"POST /***' in out
+    fail = failure_message("r1", "alerts", f"cannot reach json://127.0.0.1:5/{SECRET}")
+    assert SECRET not in fail.body and "json://127.0.0.1:5/***" in fail.body
+
+
+# --- the summary says what happened ------------------------------------------------
+
+
+def _summary(**over: object) -> DailySummary:
+    base = summarize_day(date(2026, 11, 24), [], netting_saved_qty=0, netting_saved_notional=0.0)
+    return dataclasses.replace(base, **over)  # type: ignore[arg-type]
+
+
+def test_all_blocked_run_is_not_reported_complete() -> None:
+    # Before: "Rebalance r1: complete", type success, for a run the kill switch blocked.
+    msg = rebalance_summary_message("r1", _summary(), blocked=6)
+    assert msg.title == "Rebalance r1: nothing executed (6 blocked)"
+    assert msg.level is NotifyLevel.FAILURE and "Blocked before the broker: 6" in msg.body
+    with CaptureServer() as srv:
+        assert Notifier([srv.url()]).send(msg).sent
+        assert srv.requests[0].json()["type"] == "failure"
+
+
+def test_partly_blocked_or_incomplete_run_is_a_warning() -> None:
+    some = _summary(orders=4, orders_full=3, orders_unfilled=1, fills=5)
+    msg = rebalance_summary_message("r1", some, blocked=2)
+    assert (msg.title, msg.level) == ("Rebalance r1: 2 blocked, 1 incomplete", NotifyLevel.WARNING)
+    msg = rebalance_summary_message("r1", _summary(orders=2, orders_full=2, fills=2), blocked=1)
+    assert (msg.title, msg.level) == ("Rebalance r1: 1 blocked", NotifyLevel.WARNING)
+    done = rebalance_summary_message("r1", _summary(orders=2, orders_full=2, fills=2))
+    assert (done.title, done.level) == ("Rebalance r1: complete", NotifyLevel.SUCCESS)
+    none = rebalance_summary_message("r1", _summary(orders=2, orders_unfilled=2))
+    assert none.level is NotifyLevel.FAILURE and "nothing executed (2 incomplete)" in none.title

@@ -72,7 +72,7 @@ def rebalance(params: RebalanceParams) -> dict[str, Any]:
 
     report = steps.execute(params, planset.plans, gate.pairs)
     allocation = steps.allocate(params, netting, pair_legs, report, prepared)
-    run = steps.analyse(params, report.results, netting, ctx)
+    run = steps.analyse(params, report.results, netting, ctx, prepared)
     steps.send_alerts(params, run, blocks)
     steps.export_metrics(params, report.results, planset.plans, netting, blocks,
                           dict(planset.reject_reasons))

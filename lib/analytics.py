@@ -214,6 +214,7 @@ class ExecutionAnalytics:
         fill_time_mid: float | None = None,
         end_mid: float | None = None,
         multiplier: float | None = None,
+        decision_mid: float | None = None,
     ) -> OrderTCA:
         """Record a terminal result and return its TCA (see :func:`compute_tca`)."""
         if result.intent_id in self._orders:
@@ -225,6 +226,7 @@ class ExecutionAnalytics:
             fill_time_mid=fill_time_mid,
             end_mid=end_mid,
             multiplier=multiplier,
+            decision_mid=decision_mid,
         )
         self._orders[result.intent_id] = tca
         return tca

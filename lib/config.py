@@ -21,8 +21,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -43,6 +44,7 @@ __all__ = [
     "DEFAULT_SETTINGS_PATH",
     "PORTFOLIO_PATTERN",
     "ExecutionConfig",
+    "FxConfig",
     "RiskConfig",
     "Settings",
     "defaults_notices",
@@ -154,6 +156,11 @@ class RiskConfig(BaseModel):
     max_order_notional_usd: Notional = 5_000_000
     max_gross_notional_usd: Notional = 25_000_000
     max_adv_fraction: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.05
+    # gross notional (base currency) at most this multiple of NAV; and at most
+    # the broker's buying power where it reports one
+    max_gross_nav_fraction: Annotated[float, Field(gt=0, le=20, allow_inf_nan=False)] = 2.0
+    # orders + cancels + modifies per second of clock time (IBKR paces at 50)
+    max_messages_per_second: Annotated[float, Field(gt=0, le=1_000, allow_inf_nan=False)] = 50
     # While this file exists every submission is blocked (its text is the reason).
     kill_switch_file: str | None = "var/KILL_SWITCH"
 
@@ -177,6 +184,36 @@ class RiskConfig(BaseModel):
         return self
 
 
+class FxConfig(BaseModel):
+    """The ``fx:`` section: the fallback FX table (used when neither the broker
+    nor the simulator has a rate) and the staleness limit of every rate.
+
+    fallback_rates: currency -> base-currency units per one unit (EUR: 1.08).
+    fallback_as_of: when the fallback table was taken (ISO time with zone);
+      required when fallback_rates is not empty.
+    max_age_seconds: a rate older than this (clock seconds) is stale: the
+      orders in that currency are blocked.
+    """
+
+    model_config = _STRICT
+
+    fallback_rates: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], PositiveFloat] = Field(
+        default_factory=dict
+    )
+    fallback_as_of: Annotated[datetime, Strict(False)] | None = None
+    max_age_seconds: Annotated[float, Field(gt=0, le=30 * MAX_SECONDS, allow_inf_nan=False)] = (
+        MAX_SECONDS
+    )
+
+    @model_validator(mode="after")
+    def _as_of_given(self) -> FxConfig:
+        if self.fallback_rates and self.fallback_as_of is None:
+            raise ValueError("fallback_rates need fallback_as_of (when the rates were taken)")
+        if self.fallback_as_of is not None and self.fallback_as_of.tzinfo is None:
+            raise ValueError("fallback_as_of needs a time zone (e.g. 2026-12-01T16:00:00Z)")
+        return self
+
+
 class Settings(BaseModel):
     """The whole settings file. Sections other than ``execution`` join as
     their features land; unknown sections are errors, not ignored."""
@@ -187,6 +224,8 @@ class Settings(BaseModel):
     instruments_file: str = "config/instruments.yaml"
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
+    base_currency: Literal["USD"] = "USD"  # every limit, summary and metric (lib/fx.py)
+    fx: FxConfig = Field(default_factory=FxConfig)
     ibkr: IBKRConfig = Field(default_factory=IBKRConfig)  # lib/brokers/ibkr_config.py
 
     @field_validator("portfolio")

@@ -21,6 +21,21 @@ arrival in bps (default 0: impact then absorbs the spread)::
 (Perold 1988 implementation shortfall vs arrival mid.) Without an end mid the
 unfilled remainder is not marked: ``opportunity = 0`` and
 ``opportunity_marked = False``.
+
+With a **decision mid** ``D`` (the mid when the rebalance decided the trade,
+recorded in the ledger's ``decisions``) the benchmark is ``D`` and bps are of
+the paper notional at ``D`` (``req * D * multiplier``)::
+
+    delay       = s * (A - D) / D * 1e4              drift before the order arrived
+    spread      = f * h                              half-spread paid at arrival
+    impact      = f * s * (P - A) / D * 1e4 - spread the rest of the execution cost
+    opportunity = (1 - f) * s * (E - A) / D * 1e4    unfilled quantity marked at E
+    fees        = commission / paper notional * 1e4
+
+which add up to ``f*s*(P-D)/D + (1-f)*s*(E-D)/D + fees``, the shortfall of the
+whole decision. ``fill_time_mid`` is not used on this path.
+``shortfall_money`` is ``shortfall_bps * paper_notional / 1e4`` in the
+instrument's currency (positive = cost).
 """
 
 from __future__ import annotations
@@ -71,6 +86,16 @@ class OrderTCA:
     shortfall_bps: float
     commission_bps: float | None
     opportunity_marked: bool
+    decision_mid: float | None = None
+
+    @property
+    def shortfall_money(self) -> float:
+        """Shortfall in the instrument's currency (positive = cost)."""
+        return self.shortfall_bps * self.paper_notional / _BPS
+
+    def component_money(self, name: str) -> float:
+        """One component (``"delay"``, ``"spread"``, ...) in the instrument's currency."""
+        return float(getattr(self, f"{name}_bps")) * self.paper_notional / _BPS
 
     @property
     def fill_fraction(self) -> float:
@@ -93,6 +118,7 @@ def compute_tca(
     fill_time_mid: float | None = None,
     end_mid: float | None = None,
     multiplier: float | None = None,
+    decision_mid: float | None = None,
 ) -> OrderTCA:
     """TCA for one result. ``multiplier`` (currency per point per unit) defaults
     to the one implied by ``result.notional / (avg_price * filled)`` and to 1.0
@@ -113,13 +139,19 @@ def compute_tca(
         slippage, implied = None, None
     mult = multiplier if multiplier is not None else (implied if implied else 1.0)
     _finite_positive("multiplier", mult)
-    paper = req * a * mult
+    d = _finite_positive("decision_mid", decision_mid) if decision_mid is not None else None
+    base = d if d is not None else a
+    paper = req * base * mult
     half_spread = 0.0
     if arrival_spread_bps is not None:
         if not math.isfinite(arrival_spread_bps) or arrival_spread_bps < 0:
             raise ValueError(f"arrival_spread_bps must be finite and >= 0, got {arrival_spread_bps!r}")
         half_spread = arrival_spread_bps / 2.0
-    if slippage is not None:
+    if d is not None:
+        delay = s * (a - d) / d * _BPS
+        spread = f * half_spread if slippage is not None else 0.0
+        impact = f * s * (p - a) / d * _BPS - spread if slippage is not None else 0.0
+    elif slippage is not None:
         m = _finite_positive("fill_time_mid", fill_time_mid) if fill_time_mid is not None else a
         delay = f * s * (m - a) / a * _BPS
         spread = f * half_spread
@@ -131,7 +163,7 @@ def compute_tca(
     opportunity = 0.0
     if end_mid is not None and unfilled > 0:
         e = _finite_positive("end_mid", end_mid)
-        opportunity = unfilled * s * (e - a) / a * _BPS
+        opportunity = unfilled * s * (e - a) / base * _BPS
     if result.commission < 0 or not math.isfinite(result.commission):
         raise ValueError(f"{result.intent_id}: commission must be finite and >= 0")
     fees = result.commission / paper * _BPS if paper > 0 else 0.0
@@ -162,4 +194,5 @@ def compute_tca(
         shortfall_bps=delay + spread + impact + opportunity + fees,
         commission_bps=(result.commission / filled_notional * _BPS) if filled_notional > 0 else None,
         opportunity_marked=marked,
+        decision_mid=d,
     )

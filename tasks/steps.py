@@ -139,8 +139,10 @@ def analyse(
     results: Sequence[ExecutionResult],
     netting: NettingResult,
     ctx: pipeline.MarketContext,
+    prepared: pipeline.Prepared | None = None,
 ) -> pipeline.RunSummary:
-    return pipeline.analyse(open_runtime(params), results, netting, ctx.snapshots)
+    mids = dict(prepared.prices) if prepared is not None else None
+    return pipeline.analyse(open_runtime(params), results, netting, ctx.snapshots, mids)
 
 
 @task(name="send-alerts", **_STEP)

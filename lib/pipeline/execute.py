@@ -12,6 +12,7 @@ from lib.orders.requests import ladder_repricer
 from lib.orders.states import OrderState, can_transition, state_from_broker
 from lib.policy import ExecutionPolicy
 from lib.runtime import Runtime
+from lib.sampling import ClockSampler, SampleRecorder, tape_volume
 from lib.store import AllocationRecord
 from lib.supervisor import SupervisionReport, supervise
 from lib.types import MarketDataSnapshot, OrderIntent, OrderPlan, PairGroup
@@ -41,8 +42,34 @@ def execute(
                 pass
         return ladder_repricer(plan, attempt, snap)
 
+    recorder = SampleRecorder(rt.broker.get_market_data, lambda s: tape_volume(rt.broker, s))
+    tape = ClockSampler(rt.broker.get_market_data, [p.symbol for p in plans],
+                        volume=lambda s: tape_volume(rt.broker, s))
+    tape.attach(rt.clock)
+    try:
+        report = _supervise(rt, plans, pairs, policy, repricer, recorder, on_progress, checkpoint)
+    finally:
+        tape.detach()
+    settle_ledger_orders(rt)
+    rt.ledger.record_broker_ids(
+        {t.client_order_id: (t.broker_order_id, t.submitted_at) for t in report.tickets}
+    )
+    rt.ledger.record_samples(rt.rebalance_id, [*recorder.samples, *tape.samples])
+    return report
+
+
+def _supervise(
+    rt: Runtime,
+    plans: Sequence[OrderPlan],
+    pairs: Sequence[PairGroup],
+    policy: ExecutionPolicy,
+    repricer: Callable[[OrderPlan, int, MarketDataSnapshot | None], float],
+    recorder: SampleRecorder,
+    on_progress: Callable[[int, int], None] | None,
+    checkpoint: Callable[[str], None] | None,
+) -> SupervisionReport:
     prior = max((o.attempt for o in rt.ledger.orders_for_rebalance(rt.rebalance_id)), default=-1)
-    report = supervise(
+    return supervise(
         plans,
         transport=rt.broker,
         clock=rt.clock,
@@ -50,7 +77,7 @@ def execute(
         rebalance_id=rt.rebalance_id,
         journal=rt.ledger,
         repricer=repricer,
-        market_data=rt.broker.get_market_data,
+        market_data=recorder,
         instruments=rt.registry,
         prior_attempt=prior,
         pairs=pairs,
@@ -58,8 +85,6 @@ def execute(
         on_progress=on_progress,
         checkpoint=checkpoint,
     )
-    settle_ledger_orders(rt)
-    return report
 
 
 def settle_ledger_orders(rt: Runtime) -> int:

@@ -31,6 +31,8 @@ from lib.notify import (
 from lib.orders.states import OrderState
 from lib.risk import RiskBlock
 from lib.runtime import Runtime
+from lib.sampling import is_virtual, sample_after, tape_volume
+from lib.store import SampleRecord
 from lib.types import ExecutionResult, MarketDataSnapshot, OrderPlan
 
 __all__ = [
@@ -58,9 +60,27 @@ def analyse(
     results: Sequence[ExecutionResult],
     netting: NettingResult,
     snapshots: Mapping[str, MarketDataSnapshot],
+    decision_mids: Mapping[str, float] | None = None,
 ) -> RunSummary:
     """TCA per order (spread at arrival, end mid for unfilled quantity), the
-    summary of the run, stored as the rebalance's daily-metrics row."""
+    summary of the run, stored as the rebalance's daily-metrics row.
+
+    ``decision_mids`` (the prepare step's reference mids) are recorded as the
+    rebalance's decision mids (first run wins) and are the shortfall
+    benchmark. On a virtual clock the market is then sampled for markouts
+    (:func:`lib.sampling.sample_after`: +31 min of simulated time)."""
+    if decision_mids:
+        rt.ledger.record_decisions(rt.rebalance_id, decision_mids, rt.clock.now())
+    decisions = rt.ledger.decisions_for_rebalance(rt.rebalance_id)
+    rt.ledger.record_samples(rt.rebalance_id, [  # the arrival quotes the plans priced off
+        SampleRecord(s.symbol, s.ts, "during", s.bid, s.ask, s.mid, s.last)
+        for s in snapshots.values() if s.ts is not None
+    ])
+    if is_virtual(rt.clock) and results:
+        rt.ledger.record_samples(rt.rebalance_id, sample_after(
+            rt.broker.get_market_data, rt.clock, [r.symbol for r in results],
+            volume=lambda s: tape_volume(rt.broker, s),
+        ))
     analytics = ExecutionAnalytics()
     for fill in rt.ledger.fills_for_rebalance(rt.rebalance_id):
         analytics.record_fill(fill)
@@ -72,6 +92,7 @@ def analyse(
             arrival_spread_bps=snap.spread_bps if snap is not None else None,
             end_mid=end,
             multiplier=rt.registry[r.symbol].multiplier,
+            decision_mid=decisions[r.symbol][0] if r.symbol in decisions else None,
         )
     now = rt.clock.now()
     analytics.record_netting(

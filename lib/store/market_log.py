@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from lib.store._base import LedgerBase
-from lib.store.models import Decision, MarketSample, Rebalance
+from lib.store.models import Decision, MarketSample, Order, OrderEventRow, Plan, Rebalance
 from lib.store.records import SampleRecord
 
 __all__ = ["SAMPLE_PHASES", "LedgerMarketMixin"]
@@ -99,3 +99,20 @@ class LedgerMarketMixin(LedgerBase):
             stmt = stmt.limit(limit)
         with self._tx("list_rebalances") as s:
             return list(s.scalars(stmt).all())
+
+    def plans_for_rebalance(self, rebalance_id: str) -> list[Plan]:
+        """Stored plans (first attempt of each intent first), by id."""
+        stmt = select(Plan).where(Plan.rebalance_id == rebalance_id).order_by(Plan.attempt, Plan.id)
+        with self._tx("plans_for_rebalance") as s:
+            return list(s.scalars(stmt).all())
+
+    def modify_counts_for_rebalance(self, rebalance_id: str) -> dict[str, int]:
+        """Cancel/replace (``modify_sent``) events per client order id."""
+        stmt = (
+            select(OrderEventRow.client_order_id, func.count())
+            .join(Order, Order.client_order_id == OrderEventRow.client_order_id)
+            .where(Order.rebalance_id == rebalance_id, OrderEventRow.kind == "modify_sent")
+            .group_by(OrderEventRow.client_order_id)
+        )
+        with self._tx("modify_counts_for_rebalance") as s:
+            return {coid: int(n) for coid, n in s.execute(stmt).all()}

@@ -14,9 +14,11 @@ mid by :meth:`BasketExecutor.allocate` (the arithmetic is in lib/allocation.py).
 
 Min notional. A net whose notional is below ``min_trade_notional_usd`` is
 dropped and reported (:class:`DroppedTrade`); its sleeves' requests stay in the
-result as unexecuted. Limitation: notionals are compared in the instrument's
-currency as if it were USD (no FX conversion; FESX is in EUR, so its threshold
-is in effect 2,500 EUR).
+result as unexecuted. Notionals (the filter, the benefit, the dropped trades)
+are in the base currency: ``fx`` maps a currency to base units per unit (FESX
+in EUR at 1.08). A currency without a rate is never dropped on notional (it
+cannot be valued; pre-trade risk blocks it with the FX reason) and adds 0 to
+the benefit's notionals. Without ``fx`` only the base currency has a rate.
 
 Priority. Net intents are ordered FUT, FX_FUT, ETFs by ADV notional
 (``adv * price * multiplier``, descending), then STK; ties by symbol. Futures
@@ -45,6 +47,7 @@ from lib.allocation import (
 )
 from lib.config import ExecutionConfig
 from lib.errors import InputError
+from lib.fx import BASE_CURRENCY
 from lib.instruments import InstrumentRegistry
 from lib.types import AssetClass, Instrument, OrderIntent, PolicyMode, Side
 
@@ -158,8 +161,12 @@ class SymbolBenefit:
     saving_ratio: float
 
     @classmethod
-    def of(cls, inst: Instrument, price: float, gross: int, net: int) -> SymbolBenefit:
-        gross_n, net_n = inst.notional(price, gross), inst.notional(price, net)
+    def of(
+        cls, inst: Instrument, price: float, gross: int, net: int, rate: float = 1.0
+    ) -> SymbolBenefit:
+        """``rate``: base-currency units per unit of the instrument's currency."""
+        gross_n = inst.notional(price, gross) * rate
+        net_n = inst.notional(price, net) * rate
         ratio = (gross - abs(net)) / gross if gross else 0.0
         return cls(
             inst.symbol, gross, abs(net), gross - abs(net), gross_n, net_n, gross_n - net_n, ratio
@@ -236,9 +243,15 @@ def _agreed(values: Sequence[_T]) -> _T | None:
 class BasketExecutor:
     """Nets sleeve intents into market intents and allocates fills back."""
 
-    def __init__(self, config: ExecutionConfig, instruments: InstrumentRegistry) -> None:
+    def __init__(
+        self,
+        config: ExecutionConfig,
+        instruments: InstrumentRegistry,
+        fx: Mapping[str, float] | None = None,
+    ) -> None:
         self.config = config
         self.instruments = instruments
+        self.fx = {BASE_CURRENCY: 1.0, **(fx or {})}
 
     # -- netting --------------------------------------------------------------------
 
@@ -272,12 +285,13 @@ class BasketExecutor:
             gross = sum(r.quantity for r in requests)
             net = sum(r.signed_quantity for r in requests)
             price = self._price(symbol, prices) if gross else float(prices.get(symbol, 0.0))
-            net_notional = inst.notional(price, net)
-            benefits[symbol] = SymbolBenefit.of(inst, price, gross, net)
+            rate = self.fx.get(inst.currency)
+            net_notional = inst.notional(price, net) * (rate or 0.0)
+            benefits[symbol] = SymbolBenefit.of(inst, price, gross, net, rate or 0.0)
             intent_id: str | None = None
             if net == 0:
                 status = NetStatus.FLAT
-            elif net_notional < self.config.min_trade_notional_usd:
+            elif rate is not None and net_notional < self.config.min_trade_notional_usd:
                 status = NetStatus.DROPPED
                 dropped.append(
                     DroppedTrade(

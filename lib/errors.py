@@ -14,6 +14,7 @@ edge that talks to the vendor (``raise BrokerRejected(...) from exc``)::
     ├── CalendarError                unknown exchange or calendar lookup failure
     ├── RiskBlocked                  a pre-trade control blocked an order or the rebalance
     ├── IdempotencyConflict          a rebalance id reused with other inputs (nothing sent)
+    ├── FxUnavailable                no usable (known, fresh) FX rate for a currency
     ├── ReportingError               a metrics export or alert delivery failed (raised on demand only)
     ├── LedgerError                  the SQL ledger refused a write or could not be reached
     │   └── LedgerConflict           a write clashes with a different row under the same unique key
@@ -39,6 +40,7 @@ __all__ = [
     "CalendarError",
     "ConfigError",
     "ExecutionError",
+    "FxUnavailable",
     "IdempotencyConflict",
     "InputError",
     "InvalidStateTransition",
@@ -205,6 +207,17 @@ class IdempotencyConflict(ExecutionError):
             f"(fingerprint {stored[:12]}, now {given[:12]}; changed: {what}); a rerun must use "
             f"the same targets and parameters: pass a new --rebalance-id to trade these inputs"
         )
+
+
+class FxUnavailable(ExecutionError):
+    """No usable FX rate: unknown to every source, or stale beyond the limit.
+    The orders it affects are blocked with this message (control ``fx_rate``)."""
+
+    def __init__(self, currency: str, base: str, detail: str) -> None:
+        self.currency = currency
+        self.base = base
+        self.detail = detail
+        super().__init__(f"no usable {currency}/{base} FX rate: {detail}")
 
 
 class ReportingError(ExecutionError):

@@ -30,9 +30,18 @@ Controls (:class:`Control`):
   policy must round its collar inward. MARKET plans have no limit, so only
   their collar fields are checked.
 - ``market_order`` (plans): a MARKET plan while ``allow_market_orders`` is off.
+- ``fx_rate``: no usable (known, fresh) FX rate for the instrument's currency:
+  the order cannot be valued in the base currency, so it is blocked.
+- ``max_gross_nav``: gross notional above ``max_gross_nav_fraction`` x NAV
+  blocks the whole rebalance (a sizing bug upstream, e.g. a wrong NAV).
+- ``buying_power``: gross notional above the broker's buying power, where the
+  broker reports one, blocks the whole rebalance.
 
-Units: notionals in USD (instrument currency treated as USD, as in
-:mod:`lib.targets`); ADV in shares/contracts per day; fractions as fractions.
+Units: every notional and limit in the base currency (USD): an instrument's
+notional ``|qty| * price * multiplier`` is in its own currency and converted
+with :class:`lib.fx.FxTable` (FESX in EUR is never added to ES in USD
+unconverted); without an FxTable (unit tests) currencies other than USD are
+blocked by ``fx_rate``. ADV in shares/contracts per day; fractions as fractions.
 """
 
 from __future__ import annotations
@@ -46,7 +55,8 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from lib.config import ExecutionConfig, RiskConfig
-from lib.errors import RiskBlocked, UnknownInstrument
+from lib.errors import FxUnavailable, RiskBlocked, UnknownInstrument
+from lib.fx import BASE_CURRENCY, FxTable
 from lib.instruments import InstrumentRegistry
 from lib.types import Instrument, OrderIntent, OrderPlan, OrderType, PolicyMode, Side
 
@@ -60,6 +70,7 @@ __all__ = [
     "RiskConfig",
     "RiskReport",
     "StaticKillSwitch",
+    "base_rate",
 ]
 
 _BAND_EPS = 1e-9  # relative slack for float noise at the band edges
@@ -75,6 +86,9 @@ class Control(StrEnum):
     MAX_GROSS_NOTIONAL = "max_gross_notional"
     PRICE_BAND = "price_band"
     MARKET_ORDER = "market_order"
+    FX_RATE = "fx_rate"
+    MAX_GROSS_NAV = "max_gross_nav"
+    BUYING_POWER = "buying_power"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +177,16 @@ class AnyKillSwitch:
         return (True, "; ".join(reasons)) if reasons else (False, "")
 
 
+def base_rate(fx: FxTable | None, currency: str) -> tuple[float | None, str]:
+    """``(rate, "")`` to the base currency, or ``(None, reason)`` (no FxTable:
+    only the base currency itself can be valued)."""
+    if currency == BASE_CURRENCY:
+        return 1.0, ""
+    if fx is None:
+        return None, str(FxUnavailable(currency, BASE_CURRENCY, "no FX source configured"))
+    return fx.try_rate(currency)
+
+
 def _valid_price(value: float | None) -> bool:
     return value is not None and math.isfinite(value) and value > 0
 
@@ -189,11 +213,17 @@ class PreTradeRisk:
         intents: Sequence[OrderIntent],
         prices: Mapping[str, float],
         adv: Mapping[str, float],
+        *,
+        fx: FxTable | None = None,
+        nav: float | None = None,
+        buying_power: float | None = None,
     ) -> RiskReport:
         """Check one rebalance's intents.
 
         prices: symbol -> reference price (quote currency per unit) used for
-        notional; adv: symbol -> average daily volume (shares/contracts).
+        notional; adv: symbol -> average daily volume (shares/contracts);
+        fx: converts notionals to the base currency; nav / buying_power: the
+        account's, base currency (None: not known, that control is skipped).
         """
         engaged, reason = self.kill_switch.is_engaged()
         if engaged:
@@ -210,18 +240,29 @@ class PreTradeRisk:
         per_intent: list[list[RiskBlock]] = []
         gross = 0.0
         for intent in intents:
-            found, notional = self._check_one(intent, by_id, by_key, prices, adv)
+            found, notional = self._check_one(intent, by_id, by_key, prices, adv, fx)
             per_intent.append(found)
             gross += notional
+        whole: list[tuple[Control, str]] = []
         if gross > self.config.max_gross_notional_usd:
-            detail = (
+            whole.append((Control.MAX_GROSS_NOTIONAL, (
                 f"rebalance gross notional ${gross:,.0f} > max_gross_notional_usd "
                 f"${self.config.max_gross_notional_usd:,.0f}: the whole rebalance is blocked"
-            )
+            )))
+        cap = self.config.max_gross_nav_fraction
+        if nav is not None and gross > cap * max(nav, 0.0):
+            whole.append((Control.MAX_GROSS_NAV, (
+                f"rebalance gross notional ${gross:,.0f} > max_gross_nav_fraction {cap:g} x NAV "
+                f"${nav:,.0f}: the whole rebalance is blocked"
+            )))
+        if buying_power is not None and gross > buying_power:
+            whole.append((Control.BUYING_POWER, (
+                f"rebalance gross notional ${gross:,.0f} > the broker's buying power "
+                f"${buying_power:,.0f}: the whole rebalance is blocked"
+            )))
+        for control, detail in whole:
             for intent, found in zip(intents, per_intent, strict=True):
-                found.append(
-                    RiskBlock(Control.MAX_GROSS_NOTIONAL, intent.symbol, intent.intent_id, detail)
-                )
+                found.append(RiskBlock(control, intent.symbol, intent.intent_id, detail))
         approved = tuple(i for i, b in zip(intents, per_intent, strict=True) if not b)
         blocked = tuple(i for i, b in zip(intents, per_intent, strict=True) if b)
         all_blocks = tuple(b for found in per_intent for b in found)
@@ -234,9 +275,10 @@ class PreTradeRisk:
         by_key: Counter[tuple[str | None, str, Side]],
         prices: Mapping[str, float],
         adv: Mapping[str, float],
+        fx: FxTable | None = None,
     ) -> tuple[list[RiskBlock], float]:
-        """Per-order controls; returns the blocks and the notional (USD, 0 if
-        it cannot be valued) that counts towards the gross."""
+        """Per-order controls; returns the blocks and the notional (base
+        currency, 0 if it cannot be valued) that counts towards the gross."""
         found: list[RiskBlock] = []
 
         def block(control: Control, detail: str) -> None:
@@ -266,12 +308,17 @@ class PreTradeRisk:
                 f"no finite positive reference price (got {price!r}); cannot value the order",
             )
             return found, 0.0
-        notional = inst.notional(price, intent.quantity)
+        rate, why = base_rate(fx, inst.currency)
+        if rate is None:
+            block(Control.FX_RATE, why)
+            return found, 0.0
+        notional = inst.notional(price, intent.quantity) * rate
         if notional > self.config.max_order_notional_usd:
+            fx_note = f" x {inst.currency} {rate:g}" if inst.currency != BASE_CURRENCY else ""
             block(
                 Control.MAX_ORDER_NOTIONAL,
-                f"notional ${notional:,.0f} ({intent.quantity} x {price} x {inst.multiplier:g}) "
-                f"> max_order_notional_usd ${self.config.max_order_notional_usd:,.0f}",
+                f"notional ${notional:,.0f} ({intent.quantity} x {price} x {inst.multiplier:g}"
+                f"{fx_note}) > max_order_notional_usd ${self.config.max_order_notional_usd:,.0f}",
             )
         volume = adv.get(intent.symbol, inst.profile.adv)
         if not _valid_price(volume):  # same test: finite and > 0

@@ -8,6 +8,7 @@ frozen value objects. In order::
 """
 
 from lib.pipeline.execute import AllocationReport, allocate, execute
+from lib.pipeline.outcome import RunOutcome, run_outcome
 from lib.pipeline.prepare import (
     Deferred,
     GateReport,
@@ -30,6 +31,7 @@ __all__ = [
     "MarketContext",
     "PlanSet",
     "Prepared",
+    "RunOutcome",
     "RunSummary",
     "allocate",
     "analyse",
@@ -41,5 +43,6 @@ __all__ = [
     "net_trades",
     "pre_trade_risk",
     "prepare_trades",
+    "run_outcome",
     "send_alerts",
 ]

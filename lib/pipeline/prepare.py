@@ -14,6 +14,7 @@ from lib.calendars import MarketCalendar, get_market_calendar
 from lib.errors import MarketDataRejected, PlanRejected, RejectReason
 from lib.fingerprint import fingerprint, trading_inputs
 from lib.liquidity import LiquidityEstimator
+from lib.pipeline.money import buying_power, fx_table, rates_for
 from lib.policy import ExecutionPolicy
 from lib.risk import (
     AnyKillSwitch,
@@ -164,7 +165,8 @@ def net_trades(rt: Runtime, prepared: Prepared, gate: GateReport) -> NettingResu
     together) and record the netting per symbol."""
     pair_ids = {leg.intent_id for p in gate.pairs for leg in p.legs}
     nettable = [i for i in gate.go if i.intent_id not in pair_ids]
-    result = BasketExecutor(rt.settings.execution, rt.registry).net_trades(
+    fx = rates_for(rt, {i.symbol for i in nettable})  # min notional + benefit in base currency
+    result = BasketExecutor(rt.settings.execution, rt.registry, fx).net_trades(
         nettable, prepared.prices, rebalance_id=rt.rebalance_id
     )
     records = []
@@ -225,7 +227,10 @@ def pre_trade_risk(
         rt.settings.risk, rt.settings.execution, rt.registry, _kill_switch(rt, kill_switch)
     )
     prices = {s: m for s, snap in ctx.snapshots.items() if (m := snap.mid) is not None}
-    report = checker.check_intents(intents, prices, ctx.adv)
+    report = checker.check_intents(
+        intents, prices, ctx.adv, fx=fx_table(rt), nav=rt.broker.get_account_nav(),
+        buying_power=buying_power(rt),
+    )
     _record_blocks(rt, report.blocks)
     return report
 

@@ -116,6 +116,12 @@ class ExecutionConfig(BaseModel):
     avoid_first_minutes_after_open: Minutes = 15
     avoid_last_minutes_before_close: Minutes = 10
     max_data_age_seconds: Seconds = 30
+    # Parent risk budget (unitless k): limit orders' collar half-width grows from the
+    # asset-class cap by k * sigma_daily * sqrt((schedule + TTL) / session), in bps;
+    # 0 keeps the collar fixed at the cap.
+    collar_budget_k: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 0.0
+    # A POV schedule longer than the time left raises its participation to end before the close.
+    fit_schedule_to_session: bool = False
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> ExecutionConfig:

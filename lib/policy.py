@@ -293,10 +293,37 @@ class ExecutionPolicy:
             )
             span = slices.n_slices * slices.interval_seconds
             if remaining_session_seconds is not None and span > remaining_session_seconds:
-                reasons.append(
-                    f"POV schedule ({span:g} s) outlasts the session "
-                    f"({remaining_session_seconds:g} s left): residual is left unfilled"
-                )
+                slices = self._fit_to_session(intent, adv, inst, slices, remaining_session_seconds, reasons)
+
+        if (
+            cfg.collar_budget_k > 0
+            and order_type is OrderType.LMT
+            and mode is not PolicyMode.AUCTION_CLOSE
+            and limit is not None
+        ):
+            span_s = ttl + (slices.duration_seconds if slices is not None else 0.0)
+            budget = cfg.collar_budget_k * inst.profile.daily_vol * 1e4 * math.sqrt(span_s / inst.session_seconds)
+            base_edge = high if side is Side.BUY else low  # the ladder still climbs only to here
+            low, high = self._band(inst, arrival_mid, self._collars.cap_bps(inst) + budget)
+            marketable = self._collars.clamp(inst, side, touch, low, high)
+            if mode is PolicyMode.PASSIVE_FIRST:
+                limit = self._collars.clamp(inst, side, self._near_touch(inst, side, quotes), low, high)
+            else:
+                limit = marketable
+            # reprices re-base on the touch (ExecutionPolicy.reprice), so drift is
+            # followed inside the widened band while the ladder stays on the base cap
+            edge = base_edge if side.sign * (base_edge - marketable) > 0 else marketable
+            lad_low, lad_high = (low, edge) if side is Side.BUY else (edge, high)
+            if mode is PolicyMode.PASSIVE_FIRST:
+                if attempts > 0:
+                    rest = build_reprice_ladder(inst, side, marketable, lad_low, lad_high, attempts - 1)
+                    ladder = (marketable, *rest)
+            else:
+                ladder = build_reprice_ladder(inst, side, marketable, lad_low, lad_high, attempts)
+            reasons.append(
+                f"parent risk budget: collar widened by {cfg.collar_budget_k:g} x sigma_daily x "
+                f"sqrt({span_s:g} s / session) = {budget:.2f} bps to [{low:g}, {high:g}]"
+            )
 
         return OrderPlan(
             intent=intent,
@@ -316,6 +343,48 @@ class ExecutionPolicy:
             created_at=self._clock.now(),
             reasons=tuple(reasons),
         )
+
+    @staticmethod
+    def _band(inst: Instrument, mid: float, half_width_bps: float) -> tuple[float, float]:
+        """``mid -/+ half_width_bps`` snapped inward to the grid (the nearest tick if empty)."""
+        low = inst.ceil_to_tick(mid * (1.0 - half_width_bps / 1e4))
+        high = inst.floor_to_tick(mid * (1.0 + half_width_bps / 1e4))
+        if low > high:
+            nearest = inst.round_to_tick(mid)
+            return nearest, nearest
+        return low, high
+
+    def _fit_to_session(
+        self,
+        intent: OrderIntent,
+        adv: float,
+        inst: Instrument,
+        slices: SliceSchedule,
+        remaining: float,
+        reasons: list[str],
+    ) -> SliceSchedule:
+        """A POV schedule that outlasts the session: left as is (residual
+        unfilled) unless ``fit_schedule_to_session``; then the participation
+        rises so the schedule ends ``avoid_last_minutes_before_close`` (or one
+        interval) before the close."""
+        cfg = self._config
+        span = slices.n_slices * slices.interval_seconds
+        if not cfg.fit_schedule_to_session:
+            reasons.append(
+                f"POV schedule ({span:g} s) outlasts the session "
+                f"({remaining:g} s left): residual is left unfilled"
+            )
+            return slices
+        avail = remaining - cfg.avoid_last_minutes_before_close * 60.0
+        if avail < 2 * cfg.slice_interval_seconds:
+            avail = max(cfg.slice_interval_seconds, remaining - cfg.slice_interval_seconds)
+        rate = min(1.0, cfg.max_participation_rate * span / avail)
+        fitted = pov_schedule(intent.quantity, adv, inst.session_seconds, rate, cfg.slice_interval_seconds)
+        reasons.append(
+            f"POV schedule ({span:g} s) outlasts the session ({remaining:g} s left): "
+            f"participation raised to {rate:.0%}, {fitted.n_slices} children"
+        )
+        return fitted
 
     def _time_schedule(
         self,

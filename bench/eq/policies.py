@@ -7,7 +7,7 @@ and fresh market data, exactly as ``lib.pipeline.execute`` wires them):
   at its TTL the runner completes the rest with a market order (limit then
   market at TTL);
 * P2 this layer's policy as configured (``config/settings.yaml``);
-* P2 sensitivity variants (``P2s:*``) with alternative defaults.
+* P2 sensitivity variant ``P2s:seed``: the seed's defaults (see sensitivity_configs).
 
 Independent peers (``bench/eq/peers.py``, straight on the simulated broker):
 P0 market order, TWAP, POV10, POV25, AC (Almgren-Chriss), PF (passive
@@ -52,11 +52,16 @@ class PolicySpec:
     variant_of: str | None = None  # P2 variants reuse P2's outcome when the plan is identical
 
 
-def sensitivity_configs(base: ExecutionConfig, fut_collar_bps: float = 6.0) -> dict[str, ExecutionConfig]:
-    """Alternative defaults (name -> config): the futures collar at ``fut_collar_bps``."""
+def sensitivity_configs(base: ExecutionConfig) -> dict[str, ExecutionConfig]:
+    """Alternative defaults (name -> config). ``P2s:seed``: the seed's defaults
+    before issue 10 (collar fixed at the cap, FUT collar 3 bps, POV schedules
+    not fitted to the session), the evidence for the changed defaults."""
     caps = dict(base.max_slippage_bps_by_asset_class)
-    caps[AssetClass.FUT] = fut_collar_bps
-    return {f"P2s:fut{fut_collar_bps:g}bps": base.model_copy(update={"max_slippage_bps_by_asset_class": caps})}
+    caps[AssetClass.FUT] = 3.0
+    seed = base.model_copy(
+        update={"collar_budget_k": 0.0, "fit_schedule_to_session": False, "max_slippage_bps_by_asset_class": caps}
+    )
+    return {"P2s:seed": seed}
 
 
 def policy_specs(base: ExecutionConfig, *, sensitivity: bool = True) -> list[PolicySpec]:

@@ -11,8 +11,13 @@ releases child ``i`` through the shared :class:`OrderManager` at
   due; the last child keeps the plan's full TTL.
 * Roll-over: the unfilled quantity of children that ended EXPIRED or CANCELLED
   is pooled and added to later children, each capped at
-  ``max_child_multiple`` x its scheduled size (bounded participation); what the
-  schedule cannot absorb stays unfilled - there is no catch-up child. Quantity
+  ``max_child_multiple`` x its scheduled size (bounded participation).
+* Completion: what the schedule could not absorb (the pool left once every
+  scheduled child is terminal) goes out as ONE completion child for all of it,
+  a limit at the plan collar's aggressive edge (the hard band: it walks the book
+  up to that price, limit-then-market inside the band) with a TTL of
+  ``min(plan.ttl_seconds, COMPLETION_TTL_SECONDS)`` and no ladder; it is sent
+  only for limit plans (not AUCTION_CLOSE), never after :meth:`cancel`. Quantity
   of REJECTED or FAILED children is never rolled (a FAILED order may have filled
   at the broker; a rejected one would be rejected again), so the parent can
   never send more than its quantity.
@@ -39,10 +44,12 @@ from lib.orders.manager import OrderManager, make_client_order_id
 from lib.orders.states import TERMINAL, OrderState
 from lib.types import Instrument, MarketDataSnapshot, OrderPlan, OrderTicket, PolicyMode, Side
 
-__all__ = ["DEFAULT_MAX_CHILD_MULTIPLE", "SliceExecutor", "run_parents"]
+__all__ = ["COMPLETION_TTL_SECONDS", "DEFAULT_MAX_CHILD_MULTIPLE", "SliceExecutor", "run_parents"]
 
 #: A child may grow to this multiple of its scheduled size with rolled-over quantity.
 DEFAULT_MAX_CHILD_MULTIPLE = 2.0
+#: TTL of the completion child (seconds): it is marketable up to the band edge.
+COMPLETION_TTL_SECONDS = 30.0
 _ROLLABLE = frozenset({OrderState.EXPIRED, OrderState.CANCELLED})
 _EPS = 1e-6
 
@@ -96,6 +103,7 @@ class SliceExecutor:
         self._pool = 0
         self._pooled: set[str] = set()
         self._stopped = False
+        self._completion_sent = False
 
     # ------------------------------------------------------------------ views
     @property
@@ -111,7 +119,7 @@ class SliceExecutor:
     def done(self) -> bool:
         """Nothing left to release and every child terminal."""
         all_released = self._stopped or self._manager.closed or self._next >= len(self.quantities)
-        return all_released and all(c.state in TERMINAL for c in self.children)
+        return all_released and all(c.state in TERMINAL for c in self.children) and not self._completion_due()
 
     @property
     def filled_quantity(self) -> int:
@@ -171,6 +179,10 @@ class SliceExecutor:
             self._next += 1
             if ticket is not None:
                 released.append(ticket)
+        if self._completion_due():
+            ticket = self._release_completion()
+            if ticket is not None:
+                released.append(ticket)
         return released
 
     def cancel(self) -> None:
@@ -184,6 +196,51 @@ class SliceExecutor:
         run_parents(self._manager, self._clock, [self], timeout_seconds=timeout_seconds)
 
     # ------------------------------------------------------------------ internals
+    def _leftover(self) -> int:
+        """Pooled quantity plus what finished rollable children left and is not pooled yet."""
+        fresh = sum(
+            c.remaining for c in self.children if c.state in _ROLLABLE and c.client_order_id not in self._pooled
+        )
+        return self._pool + fresh
+
+    def _completion_due(self) -> bool:
+        plan = self.plan
+        return (
+            not self._completion_sent
+            and not self._stopped
+            and not self._manager.closed
+            and self.started_at is not None
+            and self._next >= len(self.quantities)
+            and plan.limit_price is not None
+            and plan.mode is not PolicyMode.AUCTION_CLOSE
+            and all(c.state in TERMINAL for c in self.children)
+            and self._leftover() > 0
+        )
+
+    def _release_completion(self) -> OrderTicket | None:
+        """The one completion child: everything left, at the band's aggressive edge."""
+        self._completion_sent = True
+        quantity, self._pool = self._pool, 0
+        if quantity <= 0:
+            return None
+        plan = self.plan
+        edge = plan.collar_high if plan.side is Side.BUY else plan.collar_low
+        ttl = min(plan.ttl_seconds, COMPLETION_TTL_SECONDS)
+        child = replace(
+            plan,
+            intent=replace(plan.intent, quantity=quantity),
+            limit_price=edge,
+            ttl_seconds=ttl,
+            replace_interval_seconds=min(plan.replace_interval_seconds, ttl),
+            reprice_ladder=(),
+            max_replace_attempts=0,
+            slices=None,
+        )
+        coid = make_client_order_id(self._rebalance_id, self.parent_id, len(self.quantities), self._attempt)
+        ticket = self._manager.submit(child, coid, parent_id=self.parent_id)
+        self.children.append(ticket)
+        return ticket
+
     def _release(self, index: int) -> OrderTicket | None:
         base = self.quantities[index]
         cap = max(base, math.floor(base * self._max_multiple))

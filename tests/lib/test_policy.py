@@ -13,6 +13,7 @@ from lib.errors import MarketDataRejected, PlanRejected, RejectReason, UnknownIn
 from lib.instruments import InstrumentRegistry
 from lib.policy import ExecutionPolicy, build_reprice_ladder
 from lib.types import (
+    AssetClass,
     MarketDataSnapshot,
     OrderIntent,
     OrderPlan,
@@ -21,6 +22,18 @@ from lib.types import (
     SessionPhase,
     Side,
 )
+
+
+@pytest.fixture
+def exec_config(exec_config: ExecutionConfig) -> ExecutionConfig:
+    """The fixed-collar rules these tests pin: settings.yaml with the parent risk
+    budget off, POV schedules not fitted to the session and the seed's 3 bps FUT
+    collar (settings.yaml changed those defaults in issue 10; see test_policy_budget.py)."""
+    caps = dict(exec_config.max_slippage_bps_by_asset_class)
+    caps[AssetClass.FUT] = 3.0
+    return exec_config.model_copy(
+        update={"collar_budget_k": 0.0, "fit_schedule_to_session": False, "max_slippage_bps_by_asset_class": caps}
+    )
 
 
 @pytest.fixture

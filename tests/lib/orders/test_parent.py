@@ -60,19 +60,37 @@ def test_children_released_on_schedule_with_rollover(
     assert parent.avg_fill_price == pytest.approx(expected)
 
 
-def test_rollover_is_capped_and_the_rest_stays_unfilled(
+def test_rollover_is_capped_and_the_rest_goes_to_one_completion_child(
     manager: OrderManager, broker: FakeBroker, clock: VirtualClock
 ) -> None:
+    # Behaviour change (issue 10): what the capped roll-over cannot absorb is no
+    # longer left undone; one completion child for all of it goes out at the
+    # collar's aggressive edge once the schedule is over.
     plan = make_plan(Side.SELL, 300, slices=twap((100, 100, 100)))
     broker.script_fills(cid(0), ScriptedFill(after_seconds=1, price=99.99))
-    # child 1 never fills; children 2 fills fully whatever its size
+    # child 1 never fills; children 2 fills fully whatever its size; the completion child never fills here
     broker.script_fills(cid(2), ScriptedFill(after_seconds=1, price=99.98))
     parent = SliceExecutor(manager, clock, plan, rebalance_id="RB1", max_child_multiple=1.5)
     parent.run()
-    assert [c.quantity for c in parent.children] == [100, 100, 150]
+    assert [c.quantity for c in parent.children] == [100, 100, 150, 50]
+    done = parent.children[3]
+    assert done.plan.limit_price == plan.collar_low and done.plan.reprice_ladder == ()
+    assert done.plan.ttl_seconds == 30.0 and done.client_order_id == cid(3)
     assert parent.filled_quantity == 250 and parent.unfilled_quantity == 50
     # never more sent than the parent's quantity once leftovers are netted
-    assert sum(c.quantity for c in parent.children) - parent.children[1].remaining <= 300
+    sent = sum(c.quantity for c in parent.children)
+    assert sent - parent.children[1].remaining - parent.children[3].remaining <= 300
+    assert sent - parent.children[1].remaining <= 300
+
+
+def test_no_completion_child_after_cancel(manager: OrderManager, broker: FakeBroker, clock: VirtualClock) -> None:
+    plan = make_plan(Side.BUY, 200, slices=twap((100, 100), interval=10))
+    parent = SliceExecutor(manager, clock, plan, rebalance_id="RB1")
+    parent.start()
+    parent.cancel()
+    manager.run_until_complete(timeout_seconds=5.0)
+    parent.step()
+    assert len(parent.children) == 1 and parent.done
 
 
 def test_failed_child_quantity_is_not_rolled(

@@ -14,6 +14,9 @@
   (twice), ``zero_first`` (a zero report, then the real one), ``delayed``
   (``commission_delay_s`` virtual seconds after the execution).
 * ``datafarm_notices()``: 2104/2106/2158 to every client.
+* ``drop_on_next(kind)``: the next ``place`` / ``modify`` / ``cancel`` reaches
+  the gateway (and acts), then every socket is aborted before any answer.
+* ``no_market_data(symbol)``: market data requests for it get error 354.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ class FaultState:
     rejects: list[tuple[int, str]] = field(default_factory=list)
     commission_mode: str = "normal"
     commission_delay_s: float = 5.0
+    drop_on: set[str] = field(default_factory=set)  # "place" / "modify" / "cancel"
+    no_data: set[str] = field(default_factory=set)
 
 
 class GatewayFaults:
@@ -84,3 +89,17 @@ class GatewayFaults:
 
     def datafarm_notices(self) -> None:
         self._call(self._server.broadcast_datafarm)
+
+    def drop_on_next(self, kind: str = "place") -> None:
+        if kind not in ("place", "modify", "cancel"):
+            raise ValueError(f"drop_on_next takes place, modify or cancel, not {kind!r}")
+        self._call(lambda: self._server.faults.drop_on.add(kind))
+
+    def no_market_data(self, symbol: str, on: bool = True) -> None:
+        def apply() -> None:
+            if on:
+                self._server.faults.no_data.add(symbol)
+            else:
+                self._server.faults.no_data.discard(symbol)
+
+        self._call(apply)

@@ -12,10 +12,13 @@ wall-time session.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from lib.clock import VirtualClock
+
+log = logging.getLogger("lib.sim.tws")
 
 __all__ = ["Pacer", "wall_now"]
 
@@ -40,5 +43,8 @@ class Pacer:
         t0, v0 = loop.time(), self.clock.now()
         while True:
             await asyncio.sleep(self.step_s)
-            self.clock.advance_to(v0 + timedelta(seconds=(loop.time() - t0) * self.speed))
-            on_step()
+            try:
+                self.clock.advance_to(v0 + timedelta(seconds=(loop.time() - t0) * self.speed))
+                on_step()
+            except Exception:  # time must keep moving: log the bug, step on
+                log.exception("gateway step failed")

@@ -103,7 +103,9 @@ class GatewayServer:
         assert s.client_id is not None
         existing = self.book.find(s.client_id, req.order_id)
         if existing is not None:
-            self.route(self.book.modify(existing, req))
+            events = self.book.modify(existing, req)
+            self._maybe_drop("modify")
+            self.route(events)
             return
         if req.account and req.account not in self.accounts:
             s.send(enc.error(req.order_id, 201, f"Order rejected - reason:account {req.account} is not managed here"))
@@ -113,6 +115,7 @@ class GatewayServer:
         if isinstance(result, Refusal):
             s.send(enc.error(req.order_id, result.code, result.message))
             return
+        self._maybe_drop("place")
         self.route(result)
 
     def cancel_order(self, s: Session, order_id: int) -> None:
@@ -121,7 +124,15 @@ class GatewayServer:
         if o is None:
             s.send(enc.error(order_id, 135, f"Can't find order with id ={order_id}"))
             return
-        self.route(self.book.cancel(o))
+        events = self.book.cancel(o)
+        self._maybe_drop("cancel")
+        self.route(events)
+
+    def _maybe_drop(self, kind: str) -> None:
+        """Fault: the request acted at the gateway; the client hears nothing of it."""
+        if kind in self.faults.drop_on:
+            self.faults.drop_on.discard(kind)
+            self.drop_all()
 
     def route(self, events: list[BookEvent]) -> None:
         now = self.now()

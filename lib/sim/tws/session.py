@@ -52,6 +52,7 @@ class Session:
         self.client_id: int | None = None
         self.mkt_subs: dict[int, str] = {}  # reqId -> symbol (streaming)
         self.account_updates: str | None = None
+        self.md_type = 1  # reqMarketDataType
         self.positions_subscribed = False  # reqPositions streams later changes until cancelPositions
         self.held: list[tuple[bytes, bool]] = []  # (frame, live) while connectivity is lost
         self.closed = False
@@ -147,6 +148,9 @@ class Session:
         except DecodeError as exc:
             log.warning("bad request %s: %s", msg_id, exc)
             self.send(enc.error(-1, 320, f"Error reading request: {exc}"))
+        except Exception:  # a gateway bug must not kill the connection silently
+            log.exception("request %s failed", msg_id)
+            self.send(enc.error(-1, 321, f"Server error when validating an API client request ({msg_id})"))
 
     # ----- connection -----
     def _start_api(self, fields: list[str]) -> None:
@@ -187,7 +191,9 @@ class Session:
         self.send(enc.contract_details_end(req_id))
 
     def _mkt_data_type(self, fields: list[str]) -> None:
-        pass  # live or delayed: the simulator serves the same ticks
+        """1 live, 2 frozen, 3 delayed, 4 delayed-frozen: the simulator's ticks
+        either way, sent as IB's delayed tick types (66/67/68/75) for 3 and 4."""
+        self.md_type = FieldReader(fields, 2).integer(1)
 
     def _mkt_data(self, fields: list[str]) -> None:
         req = parse_mkt_data(fields)
@@ -196,7 +202,10 @@ class Session:
             self.send(enc.error(req.req_id, 200, "No security definition has been found for the request"))
             return
         symbol = matches[0].symbol
-        self.send(enc.market_data_type(req.req_id, 1))
+        if symbol in self.server.faults.no_data:
+            self.send(enc.error(req.req_id, 354, "Requested market data is not subscribed."))
+            return
+        self.send(enc.market_data_type(req.req_id, self.md_type))
         self.send_ticks(req.req_id, symbol)
         if req.snapshot:
             self.send(enc.tick_snapshot_end(req.req_id))
@@ -205,14 +214,16 @@ class Session:
 
     def send_ticks(self, req_id: int, symbol: str, *, live: bool = False) -> None:
         snap = self.server.snapshot(symbol)
+        delayed = self.md_type in (3, 4)
+        bid, ask, last, close = (66, 67, 68, 75) if delayed else (1, 2, 4, 9)
         if snap.bid is not None:
-            self.send(enc.tick_price(req_id, 1, snap.bid, snap.bid_size or 0.0, 0), live=live)
+            self.send(enc.tick_price(req_id, bid, snap.bid, snap.bid_size or 0.0, 0), live=live)
         if snap.ask is not None:
-            self.send(enc.tick_price(req_id, 2, snap.ask, snap.ask_size or 0.0, 0), live=live)
+            self.send(enc.tick_price(req_id, ask, snap.ask, snap.ask_size or 0.0, 0), live=live)
         if snap.last is not None:
-            self.send(enc.tick_price(req_id, 4, snap.last, 1.0, 0), live=live)
+            self.send(enc.tick_price(req_id, last, snap.last, 1.0, 0), live=live)
         if snap.close is not None and not live:
-            self.send(enc.tick_price(req_id, 9, snap.close, 0.0, 0))
+            self.send(enc.tick_price(req_id, close, snap.close, 0.0, 0))
 
     def _cancel_mkt_data(self, fields: list[str]) -> None:
         self.mkt_subs.pop(FieldReader(fields, 2).integer(), None)

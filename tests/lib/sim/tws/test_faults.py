@@ -166,3 +166,68 @@ def test_delayed_acks_and_datafarm_notices(fast_gateway: GatewayHandle, ib_error
             ib.disconnect()
 
     asyncio.run(body())
+
+
+@pytest.mark.parametrize("kind", ["place", "modify"])
+def test_drop_after_the_gateway_acted_no_duplicate_on_reconnect(
+    fast_gateway: GatewayHandle, ib_errors: IbLogGuard, kind: str
+) -> None:
+    """The request reaches the gateway, the socket dies before any answer: on
+    reconnect the client finds exactly one order under its orderRef."""
+    gw = fast_gateway
+    ib_errors.forgive("Peer closed connection", "Socket disconnected")
+    ib_errors.allow(202)
+
+    async def body() -> None:
+        ib = await connect(gw.port, 36)
+        spy, bid, ask = await _spy(ib)
+        px = round(bid - 2.0, 2)
+        order = LimitOrder("BUY", 20, px, orderRef=f"inflight-{kind}")
+        if kind == "modify":
+            trade = ib.placeOrder(spy, order)
+            await wait_until(lambda: trade.orderStatus.status == "Submitted", what="ack")
+            gw.faults.drop_on_next("modify")
+            order.lmtPrice = round(px - 1.0, 2)
+            ib.placeOrder(spy, order)
+        else:
+            gw.faults.drop_on_next("place")
+            trade = ib.placeOrder(spy, order)
+        await wait_until(lambda: not ib.isConnected(), what="drop")
+        ib.disconnect()
+        assert trade.orderStatus.status in ("PendingSubmit", "Submitted")
+        again = await connect(gw.port, 36)
+        try:
+            opened = [t for t in await again.reqAllOpenOrdersAsync() if t.order.orderRef == f"inflight-{kind}"]
+            assert len(opened) == 1
+            [t] = opened
+            assert t.order.lmtPrice == (round(px - 1.0, 2) if kind == "modify" else px)
+            assert [o.perm_id for o in gw.open_orders() if o.order_ref == f"inflight-{kind}"] == [t.order.permId]
+            again.cancelOrder(t.order)
+            await wait_until(lambda: t.orderStatus.status == "Cancelled", what="cancel")
+        finally:
+            again.disconnect()
+
+    asyncio.run(body())
+
+
+def test_no_market_data_354_and_delayed_ticks(fast_gateway: GatewayHandle, ib_errors: IbLogGuard) -> None:
+    gw = fast_gateway
+    ib_errors.allow(354)
+
+    async def body() -> None:
+        ib = await connect(gw.port, 37)
+        try:
+            spy, qqq = Stock("SPY", "SMART", "USD"), Stock("QQQ", "SMART", "USD")
+            await ib.qualifyContractsAsync(spy, qqq)
+            gw.faults.no_market_data("QQQ")
+            codes: list[int] = []
+            ib.errorEvent += lambda req_id, code, msg, contract: codes.append(code)
+            [tk] = await ib.reqTickersAsync(qqq)
+            assert 354 in codes and not tk.bid > 0
+            ib.reqMarketDataType(3)
+            [tk] = await ib.reqTickersAsync(spy)
+            assert tk.marketDataType == 3 and tk.bid > 0 and tk.ask > tk.bid
+        finally:
+            ib.disconnect()
+
+    asyncio.run(body())

@@ -124,3 +124,18 @@ def test_duplicate_client_id_gets_326(gateway: GatewayHandle, ib_errors: IbLogGu
 
     asyncio.run(body())
     assert 326 in ib_errors.codes()
+
+
+def test_default_session_is_a_nyse_session_at_1030_whatever_the_hour() -> None:
+    from zoneinfo import ZoneInfo
+
+    from lib.calendars import get_market_calendar
+    from lib.sim.tws_gateway import GatewayConfig, run_gateway_thread
+
+    with run_gateway_thread(GatewayConfig(port=0)) as gw:
+        start = gw.server_time().astimezone(ZoneInfo("America/New_York"))
+        assert "virtual time x20" in gw.describe()
+    session = get_market_calendar("NYSE").session(start.date())
+    assert session is not None and session[0] <= start < session[1]
+    after = start - (session[0] + timedelta(minutes=60))  # open + 60 min; x20 virtual time ran since
+    assert timedelta(0) <= after < timedelta(minutes=5)

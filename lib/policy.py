@@ -32,7 +32,7 @@ from lib.clock import Clock
 from lib.config import ExecutionConfig
 from lib.errors import MarketDataRejected, PlanRejected, RejectReason
 from lib.instruments import InstrumentRegistry
-from lib.slicing import TWAP_STYLE, VWAP_STYLE, pov_schedule, twap_schedule
+from lib.slicing import TWAP_STYLE, VWAP_STYLE, pov_schedule, twap_schedule, vwap_schedule
 from lib.slippage import CollarEnforcer
 from lib.types import (
     Instrument,
@@ -405,7 +405,14 @@ class ExecutionPolicy:
         if horizon < cfg.slice_interval_seconds:
             horizon = remaining
         style = TWAP_STYLE if mode is PolicyMode.TWAP else VWAP_STYLE
-        schedule = twap_schedule(intent.quantity, horizon, cfg.slice_interval_seconds, style=style)
+        inst = self._instruments[intent.symbol]
+        if mode is PolicyMode.VWAP and remaining_session_seconds is not None:
+            schedule = vwap_schedule(
+                intent.quantity, horizon, cfg.slice_interval_seconds, session_seconds=inst.session_seconds,
+                start_offset_seconds=max(0.0, inst.session_seconds - remaining), exchange=inst.exchange,
+            )  # fmt: skip
+        else:
+            schedule = twap_schedule(intent.quantity, horizon, cfg.slice_interval_seconds, style=style)
         reasons.append(
             f"{style} over {horizon:g} s: {schedule.n_slices} children "
             f"every {schedule.interval_seconds:g} s"

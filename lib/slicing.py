@@ -7,6 +7,8 @@ Two styles, both returning a :class:`lib.types.SliceSchedule` whose integer
 - :func:`pov_schedule` caps every child at ``participation`` times the volume
   the market is expected to trade in one interval (flat intraday profile from
   ADV), so the schedule length follows from the order size.
+- :func:`vwap_schedule` weights children by a U-shaped intraday volume profile
+  (:func:`u_shape_weight`, amplitude per exchange in :data:`U_SHAPE_AMPLITUDE`).
 
 Units: quantities in shares/contracts (ints); ``adv`` in shares/contracts per
 day; times in seconds; ``participation`` a fraction (0.10 = 10% of volume).
@@ -29,7 +31,19 @@ __all__ = [
     "pov_cap",
     "pov_schedule",
     "twap_schedule",
+    "U_SHAPE_AMPLITUDE",
+    "u_shape_weight",
+    "vwap_schedule",
 ]
+
+#: Intraday volume U-shape per exchange: relative volume rate at the open/close
+#: is ``1 + a`` times the midday rate (``a`` below). Stylised from published
+#: intraday profiles (US equities: roughly 3x midday at the open and close; the
+#: close weighs more in Europe, futures have a flatter profile). Unknown: 1.0.
+U_SHAPE_AMPLITUDE: dict[str, float] = {
+    "NYSE": 2.0, "ARCA": 2.0, "NASDAQ": 2.0, "LSE": 1.5, "EUREX": 1.2, "CME": 1.0,
+}  # fmt: skip
+_DEFAULT_U_AMPLITUDE = 1.0
 
 TWAP_STYLE = "TWAP"
 VWAP_STYLE = "VWAP"
@@ -155,4 +169,43 @@ def pov_schedule(
         child_quantities=even_split(total_qty, n),
         interval_seconds=interval_seconds,
         participation=participation,
+    )
+
+
+def u_shape_weight(tau: float, amplitude: float) -> float:
+    """Relative volume rate at session fraction ``tau`` in [0, 1]:
+    ``(1 + a (2 tau - 1)^2) / (1 + a / 3)`` (mean 1 over the session)."""
+    if not math.isfinite(amplitude) or amplitude < 0:
+        raise ValueError(f"amplitude must be finite and >= 0, got {amplitude!r}")
+    t = min(1.0, max(0.0, tau))
+    return (1.0 + amplitude * (2.0 * t - 1.0) ** 2) / (1.0 + amplitude / 3.0)
+
+
+def vwap_schedule(
+    total_qty: int,
+    duration_seconds: float,
+    interval_seconds: float,
+    *,
+    session_seconds: float,
+    start_offset_seconds: float,
+    exchange: str | None = None,
+) -> SliceSchedule:
+    """Children over ``duration_seconds`` sized by the expected volume of their
+    interval on the exchange's U-shaped profile (``start_offset_seconds`` =
+    seconds since the session opened when child 0 is released). Same count and
+    spacing as :func:`twap_schedule`; largest-remainder rounding, every child >= 1."""
+    base = twap_schedule(total_qty, duration_seconds, interval_seconds, style=VWAP_STYLE)
+    _check_positive("session_seconds", session_seconds)
+    n = base.n_slices
+    amp = U_SHAPE_AMPLITUDE.get(exchange or "", _DEFAULT_U_AMPLITUDE)
+    step = base.interval_seconds
+    weights = [u_shape_weight((start_offset_seconds + (i + 0.5) * step) / session_seconds, amp) for i in range(n)]
+    spare = total_qty - n  # every child keeps one share
+    raw = [spare * w / sum(weights) for w in weights]
+    parts = [1 + math.floor(r) for r in raw]
+    order = sorted(range(n), key=lambda i: raw[i] - math.floor(raw[i]), reverse=True)
+    for i in order[: total_qty - sum(parts)]:
+        parts[i] += 1
+    return SliceSchedule(
+        style=VWAP_STYLE, child_quantities=tuple(parts), interval_seconds=step, participation=NO_PARTICIPATION_CAP
     )

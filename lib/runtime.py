@@ -111,10 +111,10 @@ def _open_broker(
     params: RebalanceParams, registry: InstrumentRegistry, state: Path,
     session_start: datetime | None = None,
 ) -> tuple[Clock, BrokerTransport]:
-    if params.broker == "ibkr":
-        raise ConfigError(
-            "params", "broker", "the IBKR transport is not available yet (use broker: sim)"
-        )
+    if params.broker == "ibkr":  # ib_async is imported only on this path
+        from lib.brokers.ibkr import open_ibkr
+
+        return open_ibkr(load_settings(project_path(params.settings)).ibkr, registry)
     from lib.sim.presets import make_sim_broker
 
     saved = _saved_sim_time(state) if params.sim_persist else None

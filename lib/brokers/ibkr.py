@@ -39,7 +39,7 @@ from ib_async import IB, Contract, ExecutionFilter, Order, TagValue, Trade
 
 from lib.brokers.base import OrderRequest, OrderUpdate
 from lib.brokers.ibkr_codes import ErrorKind, classify_error, error_to_exception
-from lib.brokers.ibkr_config import IBKRConfig
+from lib.brokers.ibkr_config import IBKRConfig, with_env_overrides
 from lib.brokers.ibkr_contracts import IB_SYMBOLS, contract_spec
 from lib.brokers.ibkr_fills import ExecutionBook, ExecutionReport
 from lib.brokers.ibkr_orders import IbOrder, OrderBook
@@ -58,7 +58,7 @@ from lib.errors import (
 from lib.instruments import InstrumentRegistry
 from lib.types import Fill, MarketDataSnapshot, OrderType, Side
 
-__all__ = ["IBKRTransport"]
+__all__ = ["IBKRTransport", "open_ibkr"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -619,3 +619,10 @@ class IBKRTransport:
     @property
     def ib_version(self) -> str:
         return str(ib_async.__version__)
+
+
+def open_ibkr(cfg: IBKRConfig, registry: InstrumentRegistry) -> tuple[Clock, IBKRTransport]:
+    """The run's clock and connected transport from the ``ibkr:`` settings with
+    the EXEC_IBKR_* environment overrides applied (lib.runtime's ibkr branch)."""
+    transport = IBKRTransport(with_env_overrides(cfg), registry)
+    return transport.clock, transport

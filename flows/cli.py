@@ -7,7 +7,8 @@ Both run the Prefect ``rebalance`` flow in-process (with no PREFECT_API_URL set,
 Prefect starts a temporary local API), show a progress bar while orders are
 supervised, and print a results table at the end. Exit code 0 when every
 order completed, 1 when something was left unfilled, rejected or blocked,
-2 on bad input (nothing sent).
+2 on bad input (nothing sent), 3 when no Prefect API could be started or
+reached (nothing sent; see flows/prefect_api.py).
 """
 
 from __future__ import annotations

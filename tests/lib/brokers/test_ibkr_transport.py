@@ -11,13 +11,10 @@ from lib.brokers.ibkr import IBKRTransport
 from lib.errors import BrokerRejected, TooLateToCancel, UnknownInstrument, UnknownOrder
 from lib.sim.tws_gateway import GatewayHandle
 from lib.types import OrderType, Side
-from tests.lib.brokers.ibkr_support import (  # noqa: F401 - fixtures
+from tests.lib.brokers.ibkr_support import (
     SESSION_START,
     IbLogGuard,
-    gateway,
-    ib_errors,
     make_transport,
-    transport,
     wait_until,
 )
 
@@ -140,28 +137,17 @@ def test_partial_fill_shows_partially_filled(transport: IBKRTransport, ib_errors
     [(201, "Order rejected - reason:margin"), (202, "Order cancelled - reason:precautionary settings"),
      (103, "Duplicate order id"), (113, "The TIF and the order type are incompatible.")],
 )  # fmt: skip
-def test_rejects_raise_broker_rejected(transport: IBKRTransport, ib_errors: IbLogGuard, code: int, message: str) -> None:
+def test_rejects_raise_broker_rejected(
+    transport: IBKRTransport, gateway: GatewayHandle, ib_errors: IbLogGuard, code: int, message: str
+) -> None:
     ib_errors.allow(code)
     snap = transport.get_market_data("SPY")
     assert snap.bid is not None
-    transport_gw_reject(transport, code, message)
+    gateway.faults.reject_next(code=code, message=message)
     with pytest.raises(BrokerRejected, match=f"IB {code}"):
         transport.submit_order(req(f"t5:SPY:s0:a{code}", "SPY", Side.BUY, 10, snap.bid))
     u = transport.get_order_status(f"t5:SPY:s0:a{code}")
     assert u.status is S.REJECTED and u.is_terminal
-
-
-def transport_gw_reject(transport: IBKRTransport, code: int, message: str) -> None:
-    gw = _GW[0]
-    gw.faults.reject_next(code=code, message=message)
-
-
-_GW: list[GatewayHandle] = []
-
-
-@pytest.fixture(autouse=True)
-def _remember_gateway(gateway: GatewayHandle) -> None:
-    _GW[:] = [gateway]
 
 
 def test_gateway_checks_off_tick_and_too_far_limits(transport: IBKRTransport, ib_errors: IbLogGuard) -> None:

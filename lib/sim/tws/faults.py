@@ -17,6 +17,10 @@
 * ``drop_on_next(kind)``: the next ``place`` / ``modify`` / ``cancel`` reaches
   the gateway (and acts), then every socket is aborted before any answer.
 * ``no_market_data(symbol)``: market data requests for it get error 354.
+* ``correct_execution(exec_id, price)``: IB's execution correction: the same
+  execution re-sent with the execId suffix ``.02`` (``.03`` ...) at ``price``;
+  it replaces the original in the gateway's record (the simulator's cash is
+  not re-booked).
 """
 
 from __future__ import annotations
@@ -94,6 +98,11 @@ class GatewayFaults:
         if kind not in ("place", "modify", "cancel"):
             raise ValueError(f"drop_on_next takes place, modify or cancel, not {kind!r}")
         self._call(lambda: self._server.faults.drop_on.add(kind))
+
+    def correct_execution(self, exec_id: str, price: float) -> str:
+        """Returns the correction's execId."""
+        result: str = self._call(lambda: self._server.correct_execution(exec_id, price))
+        return result
 
     def no_market_data(self, symbol: str, on: bool = True) -> None:
         def apply() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -127,6 +128,20 @@ class GatewayServer:
         events = self.book.cancel(o)
         self._maybe_drop("cancel")
         self.route(events)
+
+    def correct_execution(self, exec_id: str, price: float) -> str:
+        """Re-send an execution as IB's correction (execId suffix bumped) at ``price``."""
+        execs = self.book.executions
+        idx = next((i for i, e in enumerate(execs) if e.exec_id == exec_id), None)
+        if idx is None:
+            raise KeyError(f"no execution {exec_id!r}")
+        e = execs[idx]
+        base, _, n = e.exec_id.rpartition(".")
+        fixed = replace(e, exec_id=f"{base}.{int(n) + 1:02d}", price=price,
+                        avg_price=price if e.cum_qty == e.shares else e.avg_price)  # fmt: skip
+        execs[idx] = fixed
+        self._execution(self.now(), fixed)
+        return fixed.exec_id
 
     def _maybe_drop(self, kind: str) -> None:
         """Fault: the request acted at the gateway; the client hears nothing of it."""

@@ -231,3 +231,29 @@ def test_no_market_data_354_and_delayed_ticks(fast_gateway: GatewayHandle, ib_er
             ib.disconnect()
 
     asyncio.run(body())
+
+
+def test_execution_correction_replaces_by_exec_id(fast_gateway: GatewayHandle, ib_errors: IbLogGuard) -> None:
+    gw = fast_gateway
+
+    async def body() -> None:
+        ib = await connect(gw.port, 38)
+        try:
+            spy, bid, ask = await _spy(ib)
+            trade = ib.placeOrder(spy, LimitOrder("BUY", 10, ask, orderRef="corr"))
+            await wait_until(lambda: trade.orderStatus.status == "Filled", what="fill")
+            first = trade.fills[0].execution
+            assert first.execId.endswith(".01")
+            fixed_id = gw.faults.correct_execution(first.execId, round(first.price - 0.01, 2))
+            assert fixed_id == first.execId[:-3] + ".02"
+            await wait_until(lambda: any(f.execution.execId == fixed_id for f in trade.fills), what="correction")
+            [fixed] = [f.execution for f in trade.fills if f.execution.execId == fixed_id]
+            assert fixed.permId == first.permId and fixed.price == round(first.price - 0.01, 2)
+            ids = {e.exec_id for e in gw.executions() if e.order_ref == "corr"}
+            assert fixed_id in ids and first.execId not in ids
+            again = {f.execution.execId for f in await ib.reqExecutionsAsync(ExecutionFilter(clientId=38))}
+            assert again == ids
+        finally:
+            ib.disconnect()
+
+    asyncio.run(body())

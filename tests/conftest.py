@@ -25,6 +25,14 @@ from lib.instruments import InstrumentRegistry, load_instruments  # noqa: E402
 from lib.store import make_engine  # noqa: E402
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "fuzz: generated-input suites, >= 1,000 hypothesis cases per surface "
+        "(tests/reliability/test_fuzz_*.py; select with -m fuzz, skip with -m 'not fuzz')",
+    )
+
+
 @pytest.fixture(scope="session")
 def instruments() -> InstrumentRegistry:
     return load_instruments()

@@ -32,7 +32,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -52,6 +53,7 @@ from lib.sim.tws.server import GatewayServer
 __all__ = ["GatewayConfig", "GatewayHandle", "GatewayExecution", "OpenOrderView", "TwsGateway", "run_gateway_thread"]
 
 T = TypeVar("T")
+_NY = ZoneInfo("America/New_York")
 
 
 class GatewayConfig(BaseModel):
@@ -109,14 +111,14 @@ class TwsGateway:
             start = default_sim_start(wall_now()) if cfg.time_mode == "virtual" else wall_now()
         self.clock = VirtualClock(start)
         self.session_start = self.clock.now()
-        session = get_market_calendar("NYSE").session(start.astimezone(_ny()).date())
+        session = get_market_calendar("NYSE").session(start.astimezone(_NY).date())
         offset = max(0.0, (start - session[0]).total_seconds()) if session is not None else 0.0
         sim_cfg = demo_config(cfg.seed, symbols=tuple(registry), session_offset_s=offset, start_cash=cfg.nav_usd)
         brokers = {
             a: SimBroker(self.clock, sim_cfg, registry, book_id=hashlib.sha256(a.encode()).hexdigest()[:8])
             for a in cfg.accounts
         }
-        contracts = ContractBook(registry, start.astimezone(_ny()).date())
+        contracts = ContractBook(registry, start.astimezone(_NY).date())
         book = GatewayBook(self.clock, brokers, registry, contracts, sim_cfg.max_price_deviation)
         self.server = GatewayServer(book, cfg.accounts)
         self.pacer = Pacer(self.clock, cfg.speed if cfg.time_mode == "virtual" else 1.0)
@@ -140,15 +142,9 @@ class TwsGateway:
 
     def describe(self) -> str:
         mode = f"virtual time x{self.cfg.speed:g}" if self.cfg.time_mode == "virtual" else "wall-clock time"
-        when = self.session_start.astimezone(_ny())
+        when = self.session_start.astimezone(_NY)
         return (f"afx gateway: listening on {self.cfg.host}:{self.port} ({mode}, session "
                 f"{when:%Y-%m-%d %H:%M} America/New_York, account {','.join(self.cfg.accounts)})")  # fmt: skip
-
-
-def _ny() -> Any:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo("America/New_York")
 
 
 class GatewayHandle:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from lib.sim.tws import encode as enc
@@ -319,6 +318,3 @@ class Session:
             for tag, value, ccy in self.server.account_values(acct):
                 self.send(enc.account_update_multi(req_id, acct, tag, value, ccy))
         self.send(enc.account_update_multi_end(req_id))
-
-    def now(self) -> datetime:
-        return self.server.now()

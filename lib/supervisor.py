@@ -19,6 +19,12 @@ This is the one long-running step of a rebalance (ONE Prefect task wraps it):
    A pair whose legs no longer all have residual quantity (a rerun after a
    partial run), or whose leg is sliced, trades its legs as plain orders.
    A hedge left open by a crashed run is flattened first (``<group>.unwind``).
+4. **Controls**: every submit and replace passes the gate (pre-trade risk on
+   children, hedges and replaces: :mod:`lib.order_risk`) and every command the
+   message pacer (``max_messages_per_second``). The kill switch is polled every
+   cycle: once engaged, every live order is cancelled, no child, replace or
+   hedge is sent, and a ``kill_switch`` block per unfinished intent is
+   reported (:attr:`SupervisionReport.blocks`).
 
 Client order ids are ``"<rebalance_id>:<intent key>:s<slice>:a<attempt>"``;
 the intent key is the intent id without the rebalance prefix and with ``:``
@@ -37,7 +43,9 @@ from lib.clock import Clock
 from lib.config import ExecutionConfig
 from lib.errors import RiskBlocked
 from lib.instruments import InstrumentRegistry
+from lib.order_risk import KillSwitchGate
 from lib.orders.events import OrderEvent, OrderEventKind
+from lib.orders.gate import MessagePacer
 from lib.orders.manager import OrderManager
 from lib.orders.parent import SliceExecutor
 from lib.orders.requests import Repricer, ladder_repricer
@@ -52,6 +60,7 @@ from lib.reconcile import (
     parse_client_order_id,
     reconcile,
 )
+from lib.risk import KillSwitch, RiskBlock
 from lib.slippage import compute_slippage_bps
 from lib.types import (
     ExecutionResult,
@@ -133,6 +142,7 @@ class SupervisionReport:
     orders_sent: int
     tickets: tuple[OrderTicket, ...] = field(default=(), repr=False)
     pairs: tuple[PairResult, ...] = ()
+    blocks: tuple[RiskBlock, ...] = ()  # what the gate refused during supervision
 
 
 def _residual_plan(plan: OrderPlan, key: str, residual: int) -> OrderPlan:
@@ -168,6 +178,9 @@ def supervise(
     timeout_seconds: float | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     checkpoint: Callable[[str], None] | None = None,
+    gate: KillSwitchGate | None = None,
+    kill_switch: KillSwitch | None = None,
+    max_messages_per_second: float | None = None,
 ) -> SupervisionReport:
     """Reconcile, then execute the residual of every plan to a terminal state.
 
@@ -176,7 +189,8 @@ def supervise(
     ``on_progress(done, total)`` is called as parent orders finish.
     ``timeout_seconds`` bounds supervision in clock time (default: the longest
     plan's schedule plus its TTL plus 60 s); at the bound every live order is
-    cancelled.
+    cancelled. ``gate`` checks every submit/replace; ``kill_switch`` is polled
+    each cycle; ``max_messages_per_second`` paces orders, cancels and modifies.
     """
     if not ID_PATTERN.match(rebalance_id):
         raise ValueError(f"rebalance_id {rebalance_id!r} must match {ID_PATTERN.pattern}")
@@ -245,6 +259,8 @@ def supervise(
             if fills_seen == 1:
                 hook("mid_fills")
 
+    if kill_switch is not None and gate is None:
+        gate = KillSwitchGate()
     manager = OrderManager(
         transport,
         clock,
@@ -253,7 +269,26 @@ def supervise(
         on_event=on_event,
         market_data=market_data,
         poll_interval_seconds=poll_interval_seconds,
+        gate=gate,
+        pacer=MessagePacer(clock, max_messages_per_second) if max_messages_per_second else None,
     )
+
+    def killed(started: bool = True) -> bool:
+        """Poll the kill switch; on engagement halt the gate and cancel everything."""
+        if kill_switch is None or gate is None or gate.halted is not None:
+            return False
+        engaged, reason = kill_switch.is_engaged()
+        if not engaged:
+            return False
+        unfinished = [ex.plan for ex in parents if not ex.done]
+        unfinished += [p for ps in paired.values() for p in ps]
+        gate.halt(reason or "engaged", unfinished if started else work)
+        for ex in parents:
+            ex.cancel()
+        for e in pair_ex.executions if pair_ex else ():
+            e.cancel()
+        manager.cancel_all()
+        return True
     if timeout_seconds is None:
         longest = max(
             (p.ttl_seconds + (p.slices.duration_seconds if p.slices else 0.0) for p in work),
@@ -267,6 +302,7 @@ def supervise(
         else None
     )
     with manager:
+        killed(started=False)  # engaged before the first send: every submit is refused
         hook("before_submit")
         if pair_ex is not None:
             for group in groups:
@@ -288,6 +324,7 @@ def supervise(
         started = clock.now()
         total = len(parents) + len(groups)
         while True:
+            killed()
             manager.poll()
             for ex in parents:
                 ex.step()
@@ -327,9 +364,12 @@ def supervise(
         results=results,
         previously_executed={keys[k]: q for k, q in done_before.items() if k in keys},
         cancelled_leftovers=rec.cancelled,
-        orders_sent=len(manager.tickets),
+        orders_sent=len(manager.tickets) - len(manager.blocked),
         tickets=tuple(manager.tickets),
         pairs=tuple(pair_ex.results()) if pair_ex else (),
+        blocks=tuple(  # under the original intent ids (the gate saw the re-keyed ones)
+            replace(b, intent_id=keys.get(b.intent_id, b.intent_id)) for b in gate.blocks
+        ) if gate is not None else (),
     )
 
 

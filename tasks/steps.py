@@ -119,7 +119,8 @@ def execute(
         if _progress_listener is not None:
             _progress_listener(done, total)
 
-    return pipeline.execute(open_runtime(params), plans, pairs, on_progress=on_progress)
+    return pipeline.execute(open_runtime(params), plans, pairs, on_progress=on_progress,
+                            kill_switch=VariableKillSwitch())
 
 
 @task(name="allocate", **_STEP)

@@ -27,6 +27,7 @@ from lib.errors import (
     UnknownOrder,
 )
 from lib.orders.events import OrderEvent, OrderEventKind
+from lib.orders.gate import MessagePacer, OrderGate
 from lib.orders.requests import Repricer
 from lib.orders.states import (
     CANCELLABLE,
@@ -66,6 +67,8 @@ class OrderCommands:
     _live: dict[str, TrackedOrder]
     _orphans: dict[str, int]  # FAILED id -> cleanup attempts so far
     _exec_ids: set[str]
+    _gate: OrderGate | None
+    _pacer: MessagePacer | None
     events: list[OrderEvent]
 
     def _timers(self, rec: TrackedOrder, now_ts: float) -> bool:
@@ -92,7 +95,19 @@ class OrderCommands:
         rec.last_submit_ts = now_ts
         if ticket.limit_price is not None and abs(price - ticket.limit_price) < _EPS:
             return False  # same price: a modify would only lose queue priority
+        if self._gate_refuses_modify(rec, price):
+            return True
         return self._send_modify(rec, price, f"attempt {attempt}")
+
+    def _gate_refuses_modify(self, rec: TrackedOrder, price: float) -> bool:
+        """True (and a ``risk_blocked`` event) when the gate refuses this modify."""
+        if self._gate is None:
+            return False
+        why = self._gate.check_modify(rec.ticket.plan, price, rec.ticket.client_order_id)
+        if why is None:
+            return False
+        self._event(rec, OrderEventKind.RISK_BLOCKED, price=price, detail=f"replace blocked: {why}")
+        return True
 
     def _send_modify(self, rec: TrackedOrder, price: float, detail: str) -> bool:
         """Send one modify to ``price`` (already collar-checked) and fold the answer."""
@@ -147,9 +162,11 @@ class OrderCommands:
         self._apply(rec, update)
 
     def _call(self, rec: TrackedOrder, what: str, fn: Callable[[], T]) -> T:
-        """Run a broker command, retrying transient errors with backoff."""
+        """Run a broker command (paced), retrying transient errors with backoff."""
         for attempt in range(self._max_retries + 1):
             try:
+                if self._pacer is not None:
+                    self._pacer.acquire()
                 return fn()
             except BrokerTransientError as exc:
                 self._event(
@@ -200,6 +217,8 @@ class OrderCommands:
             self._orphans[coid] += 1
             try:
                 try:
+                    if self._pacer is not None:
+                        self._pacer.acquire()
                     update = self._transport.cancel_order(coid)
                     rec.ticket.messages += 1
                 except TooLateToCancel:

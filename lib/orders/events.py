@@ -27,6 +27,7 @@ class OrderEventKind(StrEnum):
     FILL = "fill"
     BROKER_ERROR = "broker_error"  # an error absorbed (retried, refused replace, ...)
     CLEANUP = "cleanup"  # best-effort cancel of a FAILED order at the broker
+    RISK_BLOCKED = "risk_blocked"  # a replace the pre-send gate refused (nothing sent)
 
 
 @dataclass(frozen=True, slots=True)

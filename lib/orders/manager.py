@@ -32,6 +32,13 @@ live ticket goes FAILED the same way. ``BrokerRejected`` on submit -> REJECTED
 -> back to working, TTL retries the cancel, and after the retry bound FAILED.
 ``TooLateToCancel`` leaves the order pending; the next poll says FILLED.
 
+Every order, replace and cancel passes the optional :class:`lib.orders.gate.MessagePacer`
+(at most N messages per second of clock time) and every submit and modify the
+optional :class:`lib.orders.gate.OrderGate` (pre-trade risk, kill switch): a blocked
+submit returns a REJECTED ticket (``reject_reason`` says why, :attr:`OrderManager.blocked`
+lists it) with no broker call and no events; a blocked replace leaves the order at
+its price (event ``risk_blocked``). Cancels are never gated.
+
 Outside the timers a caller may move one order now (:meth:`OrderManager.reprice_now`,
 e.g. the PairExecutor sending a lagging leg to its collar edge) or hold its ladder
 timer (:meth:`OrderManager.hold_reprices`); the collar check applies the same.
@@ -52,6 +59,7 @@ from lib.config import ExecutionConfig
 from lib.errors import BrokerError, BrokerRejected, BrokerTransientError, RiskBlocked
 from lib.orders.commands import OrderCommands
 from lib.orders.events import OrderEvent, OrderEventKind
+from lib.orders.gate import MessagePacer, OrderGate
 from lib.orders.requests import (
     CLIENT_ORDER_ID_MAX_LEN,
     Repricer,
@@ -117,6 +125,8 @@ class OrderManager(OrderCommands):
         max_transient_retries: int = 3,
         retry_backoff_seconds: float = DEFAULT_RETRY_BACKOFF_SECONDS,
         id_factory: Callable[[str, int], str] = default_exec_id,
+        gate: OrderGate | None = None,
+        pacer: MessagePacer | None = None,
     ) -> None:
         if poll_interval_seconds <= 0 or max_transient_retries < 0 or retry_backoff_seconds < 0:
             raise ValueError("poll interval must be > 0, retries and backoff >= 0")
@@ -137,6 +147,9 @@ class OrderManager(OrderCommands):
         self._orphans: dict[str, int] = {}  # FAILED id -> cleanup attempts so far
         self._exec_ids: set[str] = set()
         self._poll_failures = 0
+        self._gate = gate
+        self._pacer = pacer
+        self.blocked: dict[str, str] = {}  # client order id -> why the gate refused it
         self.closed = False
         self.events: list[OrderEvent] = []
 
@@ -181,6 +194,10 @@ class OrderManager(OrderCommands):
             limit = plan.limit_price
             self._check_price(plan, limit, client_order_id)
         now = self._clock.now()
+        if self._gate is not None:
+            why = self._gate.check_submit(plan, client_order_id)
+            if why is not None:
+                return self._blocked_ticket(plan, client_order_id, limit, parent_id, why)
         ticket = OrderTicket(
             client_order_id=client_order_id,
             plan=plan,
@@ -210,6 +227,21 @@ class OrderManager(OrderCommands):
             self._fail(rec, f"submit: {exc}")
             return ticket
         self._apply(rec, update)
+        return ticket
+
+    def _blocked_ticket(
+        self, plan: OrderPlan, coid: str, limit: float | None, parent_id: str | None, why: str
+    ) -> OrderTicket:
+        """A REJECTED ticket for a submit the gate refused: nothing was sent."""
+        now = self._clock.now()
+        ticket = OrderTicket(
+            client_order_id=coid, plan=plan, quantity=plan.quantity, limit_price=limit,
+            state=OrderState.REJECTED, submitted_at=None, last_update=now, messages=0,
+            parent_id=parent_id, reject_reason=f"blocked before sending: {why}",
+        )
+        ts = now.timestamp()
+        self._records[coid] = TrackedOrder(ticket, OrderState.REJECTED, ts, ts, reprices=False)
+        self.blocked[coid] = why
         return ticket
 
     def cancel(self, client_order_id: str) -> OrderTicket:
@@ -253,6 +285,8 @@ class OrderManager(OrderCommands):
             raise ValueError(f"next_rung must be >= 0 or None (got {next_rung})")
         self._check_price(ticket.plan, limit_price, client_order_id)
         if rec.state not in REPLACEABLE:
+            return False
+        if self._gate_refuses_modify(rec, limit_price):
             return False
         max_attempts = ticket.plan.max_replace_attempts
         rec.attempt = max_attempts if next_rung is None else min(next_rung, max_attempts)

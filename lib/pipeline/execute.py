@@ -8,16 +8,25 @@ from dataclasses import dataclass
 
 from lib.basket import BasketExecutor, NettingResult, SleeveAllocation
 from lib.errors import MarketDataRejected
+from lib.order_risk import SupervisionGate, ThrottledKillSwitch
 from lib.orders.requests import ladder_repricer
 from lib.orders.states import OrderState, can_transition, state_from_broker
+from lib.pipeline.money import fx_table
 from lib.policy import ExecutionPolicy
+from lib.risk import AnyKillSwitch, FileKillSwitch, KillSwitch
 from lib.runtime import Runtime
 from lib.sampling import ClockSampler, SampleRecorder, tape_volume
 from lib.store import AllocationRecord
 from lib.supervisor import SupervisionReport, supervise
 from lib.types import MarketDataSnapshot, OrderIntent, OrderPlan, PairGroup
+from lib.varpaths import var_path
 
-__all__ = ["AllocationReport", "allocate", "execute", "settle_ledger_orders"]
+__all__ = ["KILL_SWITCH_POLL_SECONDS", "AllocationReport", "allocate", "execute",
+           "settle_ledger_orders"]
+
+#: How often (clock seconds) supervision asks the orchestrator's kill switch
+#: (a Prefect API call); the settings' file switch is asked every poll.
+KILL_SWITCH_POLL_SECONDS = 5.0
 
 
 def execute(
@@ -27,9 +36,15 @@ def execute(
     *,
     on_progress: Callable[[int, int], None] | None = None,
     checkpoint: Callable[[str], None] | None = None,
+    kill_switch: KillSwitch | None = None,
 ) -> SupervisionReport:
     """Reconcile with the broker, then supervise every plan's residual to a
-    terminal state (write-ahead to the ledger, fills committed as they come)."""
+    terminal state (write-ahead to the ledger, fills committed as they come).
+
+    Every order sent passes the risk gate (children, hedges, replaces); the
+    settings' kill-switch file is polled every cycle, ``kill_switch`` (the
+    orchestrator's, an API call) every KILL_SWITCH_POLL_SECONDS of clock time;
+    the gate's blocks are recorded in the ledger and returned in the report."""
     policy = ExecutionPolicy(rt.settings.execution, rt.registry, rt.clock)
 
     def repricer(plan: OrderPlan, attempt: int, snap: MarketDataSnapshot | None) -> float:
@@ -47,9 +62,13 @@ def execute(
                         volume=lambda s: tape_volume(rt.broker, s))
     tape.attach(rt.clock)
     try:
-        report = _supervise(rt, plans, pairs, policy, repricer, recorder, on_progress, checkpoint)
+        report = _supervise(rt, plans, pairs, policy, repricer, recorder, on_progress, checkpoint,
+                            kill_switch)
     finally:
         tape.detach()
+    for b in report.blocks:
+        rt.ledger.record_risk_block(rt.rebalance_id, b.control, b.detail, b.symbol,
+                                    intent_id=b.intent_id)
     settle_ledger_orders(rt)
     rt.ledger.record_broker_ids(
         {t.client_order_id: (t.broker_order_id, t.submitted_at) for t in report.tickets}
@@ -67,7 +86,16 @@ def _supervise(
     recorder: SampleRecorder,
     on_progress: Callable[[int, int], None] | None,
     checkpoint: Callable[[str], None] | None,
+    kill_switch: KillSwitch | None = None,
 ) -> SupervisionReport:
+    switches: list[KillSwitch] = []
+    if rt.settings.risk.kill_switch_file:
+        switches.append(FileKillSwitch(var_path(rt.settings.risk.kill_switch_file)))
+    if kill_switch is not None:
+        switches.append(ThrottledKillSwitch(kill_switch, rt.clock, KILL_SWITCH_POLL_SECONDS))
+    gate = SupervisionGate(
+        rt.settings.risk, rt.settings.execution, rt.registry, fx=fx_table(rt), base_plans=plans,
+    )
     prior = max((o.attempt for o in rt.ledger.orders_for_rebalance(rt.rebalance_id)), default=-1)
     return supervise(
         plans,
@@ -84,6 +112,9 @@ def _supervise(
         policy=policy,
         on_progress=on_progress,
         checkpoint=checkpoint,
+        gate=gate,
+        kill_switch=AnyKillSwitch(*switches),
+        max_messages_per_second=rt.settings.risk.max_messages_per_second,
     )
 
 

@@ -96,7 +96,7 @@ def _run(params_kwargs: dict[str, Any], verbose: bool) -> int:
 
     from flows.cli_errors import quiet_user_errors
     from flows.rebalance import rebalance
-    from lib.errors import PlanRejected
+    from lib.errors import IdempotencyConflict, PlanRejected
     from tasks.steps import set_progress_listener
 
     if not verbose:
@@ -114,8 +114,11 @@ def _run(params_kwargs: dict[str, Any], verbose: bool) -> int:
         job = bar.add_task("supervising orders", total=None)
         set_progress_listener(lambda done, total: bar.update(job, completed=done, total=total))
         try:
-            out = rebalance(params)
-        except (*USER_ERRORS, PlanRejected) as exc:
+            # A Blocked run ends Failed (named): take its summary, not an exception.
+            out = rebalance(params, return_state=True).result(raise_on_failure=False)
+            if isinstance(out, BaseException):
+                raise out
+        except (*USER_ERRORS, PlanRejected, IdempotencyConflict) as exc:
             print_user_error(exc)
             return 2
         finally:

@@ -14,10 +14,12 @@ from typing import Any
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
+from prefect.states import Completed, Failed
 
 from flows.report import dry_run_markdown, run_markdown, summary_dict
 from lib.notify import Notifier, failure_message
 from lib.params import RebalanceParams
+from lib.pipeline.outcome import COMPLETED, RunOutcome, run_outcome
 from tasks import steps
 from tasks.progress import artifact_key
 
@@ -34,6 +36,16 @@ def _user_error(state: Any) -> bool:
     if isinstance(exc, BaseException):
         return isinstance(exc, user)
     return any(f"{t.__name__}: " in (state.message or "") for t in user)
+
+
+def final_state(out: dict[str, Any], outcome: RunOutcome, *, dry_run: bool = False) -> Any:
+    """The flow's return: ``out`` itself when Completed; a named state
+    otherwise (Failed "Blocked" pages; Completed "Partial" shows in the UI)."""
+    if outcome.failed and not dry_run:
+        return Failed(name=outcome.name, message=outcome.message, data=out)
+    if outcome.name != COMPLETED:
+        return Completed(name=outcome.name, message=outcome.message, data=out)
+    return out
 
 
 def alert_failure(flow: Any, flow_run: Any, state: Any) -> None:
@@ -68,13 +80,20 @@ def rebalance(params: RebalanceParams) -> dict[str, Any]:
     key = artifact_key("rebalance", prepared.rebalance_id)
     if params.dry_run:
         create_markdown_artifact(dry_run_markdown(prepared, gate, netting, planset, blocks), key=key)
-        return summary_dict(prepared, gate, netting, planset, blocks, None, None)
+        out = summary_dict(prepared, gate, netting, planset, blocks, None, None)
+        return final_state(out, run_outcome(
+            intents=len(to_trade), plans=len(planset.plans), blocks=blocks,
+            rejected=len(planset.rejected), deferred=len(gate.deferred)), dry_run=True)
 
     report = steps.execute(params, planset.plans, gate.pairs)
+    blocks = [*blocks, *report.blocks]  # the kill switch / risk gate during supervision
     allocation = steps.allocate(params, netting, pair_legs, report, prepared)
     run = steps.analyse(params, report.results, netting, ctx, prepared)
     steps.send_alerts(params, run, blocks)
     steps.export_metrics(params, report.results, planset.plans, netting, blocks,
                           dict(planset.reject_reasons))
     create_markdown_artifact(run_markdown(prepared, gate, netting, planset, blocks, report, run), key=key)
-    return summary_dict(prepared, gate, netting, planset, blocks, report, allocation)
+    out = summary_dict(prepared, gate, netting, planset, blocks, report, allocation)
+    return final_state(out, run_outcome(
+        intents=len(to_trade), plans=len(planset.plans), blocks=blocks,
+        rejected=len(planset.rejected), deferred=len(gate.deferred), results=report.results))

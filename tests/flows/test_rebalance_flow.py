@@ -83,9 +83,13 @@ def test_prefect_variable_kill_switch_blocks_all_submission(flow_params: Rebalan
     params = flow_params.model_copy(update={"rebalance_id": "flow-killed"})
     Variable.set(KILL_SWITCH_VARIABLE, "exchange outage", overwrite=True)
     try:
-        out = rebalance(params)
+        state = rebalance(params, return_state=True)
     finally:
         Variable.unset(KILL_SWITCH_VARIABLE)
+    # every order blocked: not a green Completed run (issue 8)
+    assert state.is_failed() and state.name == "Blocked"
+    assert "every order blocked" in (state.message or "") and "kill_switch" in (state.message or "")
+    out = state.result(raise_on_failure=False)
     assert out["plans"] == 0 and out["orders_sent"] == 0
     assert out["risk_blocks"] and all("kill_switch" in b and "exchange outage" in b
                                       for b in out["risk_blocks"])

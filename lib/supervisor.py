@@ -42,6 +42,7 @@ from lib.brokers.base import BrokerTransport
 from lib.clock import Clock
 from lib.config import ExecutionConfig
 from lib.errors import RiskBlocked
+from lib.fx import FxTable
 from lib.instruments import InstrumentRegistry
 from lib.order_risk import KillSwitchGate
 from lib.orders.events import OrderEvent, OrderEventKind
@@ -60,7 +61,7 @@ from lib.reconcile import (
     parse_client_order_id,
     reconcile,
 )
-from lib.risk import KillSwitch, RiskBlock
+from lib.risk import KillSwitch, RiskBlock, base_rate
 from lib.slippage import compute_slippage_bps
 from lib.types import (
     ExecutionResult,
@@ -355,8 +356,9 @@ def supervise(
     for f in executions:  # earlier runs' fills, and any this run saw only at the end
         if f.exec_id not in journaled:
             jr.record_fill(f)
+    fx = getattr(gate, "fx", None)  # notionals in the base currency
     results = tuple(
-        _result(plan, executions, manager, rebalance_id, clock, instruments) for plan in plans
+        _result(plan, executions, manager, rebalance_id, clock, instruments, fx) for plan in plans
     )
     return SupervisionReport(
         rebalance_id=rebalance_id,
@@ -399,8 +401,10 @@ def _result(
     rebalance_id: str,
     clock: Clock,
     instruments: InstrumentRegistry | None,
+    fx: FxTable | None = None,
 ) -> ExecutionResult:
-    """One plan's outcome over every run, from the broker's executions."""
+    """One plan's outcome over every run, from the broker's executions;
+    ``notional`` in the base currency (0 when the currency has no rate)."""
     key = intent_key(rebalance_id, plan.intent.intent_id)
     mine = [
         f for f in executions
@@ -413,9 +417,9 @@ def _result(
     started = min(stamps, default=plan.created_at or clock.now())
     ends = [t.last_update for t in tickets if t.last_update] + [f.ts for f in mine]
     finished = max(ends, default=started)
-    multiplier = (
-        instruments[plan.symbol].multiplier if instruments and plan.symbol in instruments else 1.0
-    )
+    inst = instruments[plan.symbol] if instruments and plan.symbol in instruments else None
+    multiplier = inst.multiplier if inst is not None else 1.0
+    rate = base_rate(fx, inst.currency)[0] if inst is not None else 1.0
     if filled >= plan.quantity:
         status = "filled"
     elif filled > 0:
@@ -441,5 +445,5 @@ def _result(
         finished_at=finished,
         messages=sum(t.messages for t in tickets),
         asset_class=plan.intent.asset_class,
-        notional=abs((avg or 0.0) * filled * multiplier),
+        notional=abs((avg or 0.0) * filled * multiplier) * (rate or 0.0),
     )

@@ -73,7 +73,7 @@ def prepare_trades(rt: Runtime) -> Prepared:
     rid = rt.rebalance_id
     now = rt.clock.now()
     log.info("rebalance %s: ledger %s", rid, rt.ledger_location)
-    inputs = trading_inputs(targets, rt.params, rt.settings)
+    inputs = trading_inputs(targets, rt.params, rt.settings, rt.settings.base_currency)
     # The idempotency key check: a rerun with other inputs raises here,
     # before any quote is read or order sent.
     _, created = rt.ledger.claim_rebalance(

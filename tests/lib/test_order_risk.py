@@ -149,3 +149,24 @@ def test_pacer_invariant_at_most_n_per_window(rate: int, gaps: list[float]) -> N
         pacer.acquire()
         stamps.append(clock.now().timestamp())
     assert _window_max(stamps) <= rate
+
+
+def test_execution_notional_is_in_the_base_currency(instruments: InstrumentRegistry) -> None:
+    from lib.brokers.fake_script import ScriptedFill
+    from lib.fx import FxTable, StaticFxSource
+    from lib.supervisor import supervise
+
+    clock = VirtualClock(T0)
+    broker = FakeBroker(clock)
+    fesx = es_plan("rb:FESX", qty=4, limit=5000.0, collar_low=4999.0, collar_high=5001.0,
+                   arrival_mid=5000.0, reprice_ladder=())
+    fesx = replace(fesx, intent=replace(fesx.intent, symbol="FESX"))
+    broker.script_fills("rb:FESX:s0:a0", ScriptedFill(1, price=5000.0))
+    fx = FxTable(clock, [StaticFxSource({"EUR": 1.08}, T0)])
+    report = supervise(
+        [fesx], transport=broker, clock=clock, config=CFG, rebalance_id="rb",
+        instruments=instruments, gate=SupervisionGate(RiskConfig(), CFG, instruments, fx=fx),
+    )
+    (result,) = report.results
+    assert result.filled_quantity == 4
+    assert result.notional == pytest.approx(4 * 5000.0 * 10 * 1.08)  # USD, not EUR 200,000

@@ -69,6 +69,8 @@ def _work(cell: Cell) -> CellResult:
     reg = _W["registry"]
     specs = _W["specs"]
     assert isinstance(reg, InstrumentRegistry) and isinstance(specs, list)
+    if cell.seed_index > 0:  # sensitivity variants run on the first seed of each cell only (run time)
+        specs = [s for s in specs if s.variant_of is None]
     return run_cell(cell, specs, reg)
 
 

@@ -82,12 +82,12 @@ def format_sensitivity(results: Sequence[CellResult], variants: Sequence[str], *
             rs = [r for r in results if r.cell.bucket.name == b and pick(r) and "P2" in r.outcomes]
             if not rs:
                 continue
-            base = [r.outcomes["P2"].is_cv_bps for r in rs]
             for pol in ("P2", *variants):
-                outs = [r.outcomes[pol] for r in rs if pol in r.outcomes]
-                if len(outs) != len(rs):
+                pr = [r for r in rs if pol in r.outcomes]  # variants: first seed of each cell only
+                if not pr:
                     continue
-                ci = paired_bootstrap([o.is_cv_bps for o in outs], base, seed=seed)
+                outs = [r.outcomes[pol] for r in pr]
+                ci = paired_bootstrap([o.is_cv_bps for o in outs], [r.outcomes["P2"].is_cv_bps for r in pr], seed=seed)
                 d = "-" if pol == "P2" else f"{ci.mean:+.2f} [{ci.low:+.2f},{ci.high:+.2f}]"
                 rows.append([
                     scope, b, pol, str(len(outs)), _f(float(np.mean([o.is_adj_bps for o in outs]))), d,

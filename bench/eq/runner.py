@@ -35,6 +35,7 @@ from __future__ import annotations
 import bisect
 import copy
 import math
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -177,10 +178,10 @@ def cell_floor_bps(broker: SimBroker, symbol: str, quantity: int, half_spread_bp
 
 
 def cell_horizon_s(cell: Cell, inst: Instrument) -> float:
-    """The cell's common horizon (s after arrival): 1.5 x what 10 % participation
+    """The cell's common horizon (s after arrival): 1.2 x what 10 % participation
     needs plus 5 minutes, at least MIN_HORIZON_S, ending CLOSE_GUARD_S before the close."""
     need = cell.quantity / (0.10 * inst.profile.adv / inst.session_seconds)
-    h = max(MIN_HORIZON_S, 1.5 * need + 300.0)
+    h = max(MIN_HORIZON_S, 1.2 * need + 300.0)
     return max(1.0, min(h, inst.session_seconds - CLOSE_GUARD_S - cell.arrival_s))
 
 
@@ -211,16 +212,24 @@ def open_market(
 
 
 def no_impact_path(broker: SimBroker, symbol: str, seconds: float) -> np.ndarray:
-    """Latent price at arrival + 0..ceil(seconds)+5 s on a copy of the market
-    (no orders of ours: no impact). Identical for every fork of the cell."""
-    mkt = copy.deepcopy(broker.sim.markets[symbol])
+    """Latent price at arrival + 0..ceil(seconds)+5 s with no orders of ours
+    (no impact); identical for every fork of the cell. Replays only the price
+    stream (a copy of it) exactly as ``InstrumentMarket.step`` applies it:
+    innovations land ``flow_lead_s`` seconds after they are drawn."""
+    mkt = broker.sim.markets[symbol]
+    blocks = copy.deepcopy(mkt._price)
+    pending = deque(d for _, d in mkt._pending)
+    lead = mkt.cfg.flow_lead_s
     n = int(math.ceil(seconds)) + 5
     out = np.empty(n + 1)
-    out[0] = mkt.latent
-    k = mkt.k
+    lat = mkt.latent
+    out[0] = lat
     for i in range(1, n + 1):
-        mkt.step(k + i)
-        out[i] = mkt.latent
+        (_z, dx), r = blocks.row(mkt.k + i)
+        pending.append(float(dx[r]))
+        if len(pending) > lead:
+            lat += pending.popleft()
+        out[i] = lat
     return out
 
 

@@ -181,9 +181,11 @@ class InstrumentMarket:
     def _make_quote(self, k: int) -> Quote:
         (n_arr, sizes), i = self._book.row(k)
         n = int(n_arr[i])
-        bid = int(bid_ticks_for(np.array([self.ref_price / self.tick]), np.array([n]))[0])
-        row = sizes[i]
-        return Quote(k, bid, bid + n, tuple(int(v) for v in row[0]), tuple(int(v) for v in row[1]))
+        x = self.ref_price / self.tick
+        # the scalar form of bid_ticks_for (np.rint and round() both round half to even)
+        bid = math.floor(x) - (n - 1) // 2 if n % 2 == 1 else round(x) - n // 2
+        bids, asks = sizes[i].tolist()
+        return Quote(k, bid, bid + n, tuple(bids), tuple(asks))
 
     def step(self, k: int) -> StepResult:
         """Advance to step ``k`` (== previous + 1): price, impact relaxation,

@@ -101,3 +101,12 @@ def test_a_tenth_then_stop_pays_the_rest_as_a_sweep(instruments: InstrumentRegis
     t0 = 1200  # the arrival, in sim seconds
     cv = -sum((path[int(broker.sim.seconds_of(f.ts)) - t0] - path[0]) * f.quantity for f in own + swept) / paper * 1e4
     assert out.cv_bps == pytest.approx(cv, abs=1e-9)
+
+
+def test_no_impact_path_is_the_latent_price_of_an_untouched_market(instruments: InstrumentRegistry) -> None:
+    clock, broker = open_market(_cell(Side.BUY, 10, 3), instruments)
+    path = no_impact_path(broker, "ES", 700)
+    mkt = copy.deepcopy(broker.sim.markets["ES"])
+    for i in range(1, len(path)):
+        mkt.step(mkt.k + 1)
+        assert mkt.latent == path[i]

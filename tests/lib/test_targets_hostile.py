@@ -199,3 +199,37 @@ def test_combine_keeps_order_and_flattens() -> None:
     both = InputError.combine([a, b])
     assert [p.row for p in both.problems] == [1, 2, 3]
     assert str(both).splitlines() == ["f: row 1: x: r1", "f: row 2: y: r2", "f: row 3: z: r3"]
+
+
+# ------------------------------------------------------------ into the ledger
+
+
+@pytest.mark.parametrize("qty", [MAX_QUANTITY, 10**30])
+def test_quantities_never_overflow_the_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qty: int
+) -> None:
+    # Before: 10**30 was accepted and the SQLite ledger raised OverflowError.
+    from datetime import UTC, datetime
+
+    from lib.params import RebalanceParams
+    from lib.pipeline import prepare_trades
+    from lib.runtime import clear_runtimes, open_runtime
+
+    targets = _write(tmp_path, "t.yaml", _trade(str(qty)))
+    monkeypatch.setenv("EXEC_VAR_DIR", str(tmp_path / "var"))
+    clear_runtimes()
+    try:
+        rt = open_runtime(
+            RebalanceParams(targets=str(targets), rebalance_id="big-qty",
+                            sim_start=datetime(2026, 11, 24, 15, 30, tzinfo=UTC)),
+            database_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}",
+        )
+        if qty > MAX_QUANTITY:
+            with pytest.raises(InputError, match="above the maximum"):
+                prepare_trades(rt)
+        else:
+            prepared = prepare_trades(rt)
+            assert [i.quantity for i in prepared.trades.intents] == [MAX_QUANTITY]
+        assert rt.broker.get_open_orders() == []
+    finally:
+        clear_runtimes()

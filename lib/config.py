@@ -122,6 +122,9 @@ class ExecutionConfig(BaseModel):
     collar_budget_k: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 0.0
     # A POV schedule longer than the time left raises its participation to end before the close.
     fit_schedule_to_session: bool = False
+    # Urgency rule (multiple of the displayed far-touch size): an order larger than this
+    # multiple is sliced (POV) even below adv_fraction_threshold; 0 = off.
+    slice_above_book_multiple: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] = 0.0
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> ExecutionConfig:

@@ -278,7 +278,9 @@ class ExecutionPolicy:
 
         if mode in (PolicyMode.TWAP, PolicyMode.VWAP):
             slices = self._time_schedule(intent, mode, remaining_session_seconds, reasons)
-        elif mode in _POV_MODES and adv_fraction > cfg.adv_fraction_threshold:
+        elif mode in _POV_MODES and (
+            adv_fraction > cfg.adv_fraction_threshold or not self._fits_book(intent, market_data)
+        ):
             slices = pov_schedule(
                 intent.quantity,
                 adv,
@@ -287,7 +289,8 @@ class ExecutionPolicy:
                 cfg.slice_interval_seconds,
             )
             reasons.append(
-                f"{adv_fraction:.4%} of ADV > threshold {cfg.adv_fraction_threshold:.4%}: "
+                f"{adv_fraction:.4%} of ADV (threshold {cfg.adv_fraction_threshold:.4%}), "
+                f"top-of-book multiple {cfg.slice_above_book_multiple:g}: "
                 f"POV at {cfg.max_participation_rate:.0%} in {slices.n_slices} children "
                 f"every {cfg.slice_interval_seconds:g} s"
             )
@@ -343,6 +346,15 @@ class ExecutionPolicy:
             created_at=self._clock.now(),
             reasons=tuple(reasons),
         )
+
+    def _fits_book(self, intent: OrderIntent, snap: MarketDataSnapshot) -> bool:
+        """True unless ``slice_above_book_multiple`` > 0 and the order is larger
+        than that multiple of the displayed size at the far touch (unknown size: fits)."""
+        mult = self._config.slice_above_book_multiple
+        size = snap.ask_size if intent.side is Side.BUY else snap.bid_size
+        if mult <= 0 or size is None or not math.isfinite(size) or size <= 0:
+            return True
+        return intent.quantity <= mult * size
 
     @staticmethod
     def _band(inst: Instrument, mid: float, half_width_bps: float) -> tuple[float, float]:

@@ -55,11 +55,13 @@ class PolicySpec:
 def sensitivity_configs(base: ExecutionConfig) -> dict[str, ExecutionConfig]:
     """Alternative defaults (name -> config). ``P2s:seed``: the seed's defaults
     before issue 10 (collar fixed at the cap, FUT collar 3 bps, POV schedules
-    not fitted to the session), the evidence for the changed defaults."""
+    not fitted to the session, no top-of-book slicing rule), the evidence for
+    the changed defaults."""
     caps = dict(base.max_slippage_bps_by_asset_class)
     caps[AssetClass.FUT] = 3.0
     seed = base.model_copy(
-        update={"collar_budget_k": 0.0, "fit_schedule_to_session": False, "max_slippage_bps_by_asset_class": caps}
+        update={"collar_budget_k": 0.0, "fit_schedule_to_session": False, "max_slippage_bps_by_asset_class": caps,
+                "slice_above_book_multiple": 0.0}
     )
     return {"P2s:seed": seed}
 

@@ -32,7 +32,8 @@ def exec_config(exec_config: ExecutionConfig) -> ExecutionConfig:
     caps = dict(exec_config.max_slippage_bps_by_asset_class)
     caps[AssetClass.FUT] = 3.0
     return exec_config.model_copy(
-        update={"collar_budget_k": 0.0, "fit_schedule_to_session": False, "max_slippage_bps_by_asset_class": caps}
+        update={"collar_budget_k": 0.0, "fit_schedule_to_session": False, "max_slippage_bps_by_asset_class": caps,
+                "slice_above_book_multiple": 0.0}
     )
 
 

@@ -22,7 +22,7 @@ def _cfg(base: ExecutionConfig, k: float, fit: bool = False) -> ExecutionConfig:
     caps = dict(base.max_slippage_bps_by_asset_class)
     caps[AssetClass.FUT] = 3.0
     return base.model_copy(update={"collar_budget_k": k, "fit_schedule_to_session": fit,
-                                   "max_slippage_bps_by_asset_class": caps})  # fmt: skip
+                                   "max_slippage_bps_by_asset_class": caps, "slice_above_book_multiple": 0.0})  # fmt: skip
 
 
 @pytest.mark.parametrize("side", [Side.BUY, Side.SELL])
@@ -96,3 +96,20 @@ def test_pov_schedule_is_fitted_to_the_session(
         OrderIntent("o", "DIS", Side.BUY, 90_000), _snap(clock, "DIS", 149.99, 150.01), remaining_session_seconds=3_600
     )
     assert plain.slices is not None and plain.slices.n_slices == 352
+
+
+def test_orders_larger_than_the_book_multiple_are_sliced(
+    exec_config: ExecutionConfig, instruments: InstrumentRegistry, clock: VirtualClock
+) -> None:
+    cfg = _cfg(exec_config, 0.0).model_copy(update={"slice_above_book_multiple": 4.0})
+    pol = ExecutionPolicy(cfg, instruments, clock)
+    snap = MarketDataSnapshot("ES", 5999.75, 6000.0, ts=clock.now() - timedelta(seconds=1), bid_size=300, ask_size=250)
+    big = pol.create_plan(OrderIntent("o", "ES", Side.BUY, 1001), snap)  # > 4 x 250 on the ask, << 1 % ADV
+    assert big.slices is not None and big.slices.style == "POV" and sum(big.slices.child_quantities) == 1001
+    assert pol.create_plan(OrderIntent("o", "ES", Side.BUY, 1000), snap).slices is None  # fits: immediate
+    assert pol.create_plan(OrderIntent("o", "ES", Side.SELL, 1001), snap).slices is None  # 4 x 300 on the bid
+    # unknown displayed size: the order is taken to fit; multiple 0: the rule is off
+    nosize = MarketDataSnapshot("ES", 5999.75, 6000.0, ts=clock.now() - timedelta(seconds=1))
+    assert pol.create_plan(OrderIntent("o", "ES", Side.BUY, 5000), nosize).slices is None
+    off = ExecutionPolicy(_cfg(exec_config, 0.0).model_copy(update={"slice_above_book_multiple": 0.0}), instruments, clock)
+    assert off.create_plan(OrderIntent("o", "ES", Side.BUY, 5000), snap).slices is None

@@ -8,9 +8,13 @@ their unwinds, and every replace. It implements
 
 - ``kill_switch``: once :meth:`SupervisionGate.halt` is called (supervision
   polls the kill switch every cycle), every submit and modify is refused;
-- ``price_band``: a submit's limit, collar and ladder, and a modify's price,
-  must lie in the band around the plan's arrival mid (the same band as
-  :meth:`lib.risk.PreTradeRisk.check_plan`); a market order while
+- ``price_band``: for the rebalance's own intents (children, legs), a
+  submit's limit, collar and ladder and a modify's price must lie inside that
+  intent's planned collar, which :meth:`lib.risk.PreTradeRisk.check_plan`
+  checked against the band when the plan was made (on a rerun the plan keeps
+  the first run's arrival mid for slippage, but is priced off today's quotes,
+  so the collar is the band of record); for other orders (hedges, unwinds)
+  the band around their arrival mid, as ``check_plan``; a market order while
   ``allow_market_orders`` is off is refused;
 - ``max_order_notional``: the order's notional, base currency;
 - ``max_gross_notional``: orders for intents outside the rebalance's own
@@ -25,7 +29,7 @@ Every refusal is a :class:`lib.risk.RiskBlock` in :attr:`SupervisionGate.blocks`
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from lib.clock import Clock
 from lib.config import ExecutionConfig, RiskConfig
@@ -33,7 +37,7 @@ from lib.errors import UnknownInstrument
 from lib.fx import FxTable
 from lib.instruments import InstrumentRegistry
 from lib.risk import Control, KillSwitch, PreTradeRisk, RiskBlock, StaticKillSwitch, base_rate
-from lib.types import OrderPlan
+from lib.types import OrderPlan, OrderType, PolicyMode
 
 __all__ = ["KillSwitchGate", "SupervisionGate", "ThrottledKillSwitch"]
 
@@ -94,7 +98,8 @@ class SupervisionGate(KillSwitchGate):
     """The OrderGate of one supervised rebalance.
 
     ``base_plans``: the rebalance's own plans (their gross was checked before);
-    ``base_gross``: that gross, base currency.
+    ``base_gross``: that gross, base currency; ``key``: maps a base plan's
+    intent id to the one its orders carry (supervision re-keys intents).
     """
 
     def __init__(
@@ -106,6 +111,7 @@ class SupervisionGate(KillSwitchGate):
         fx: FxTable | None = None,
         base_plans: Iterable[OrderPlan] = (),
         base_gross: float | None = None,
+        key: Callable[[str], str] = lambda intent_id: intent_id,
     ) -> None:
         super().__init__()
         self.config = risk_config
@@ -114,7 +120,8 @@ class SupervisionGate(KillSwitchGate):
         self.fx = fx
         self._band = PreTradeRisk(risk_config, exec_config, registry, StaticKillSwitch())
         plans = list(base_plans)
-        self._base_ids = {p.intent.intent_id for p in plans}
+        self._collars = {key(p.intent.intent_id): (p.collar_low, p.collar_high) for p in plans}
+        self._base_ids = set(self._collars)
         self.base_gross = base_gross if base_gross is not None else sum(
             self._notional(p, p.limit_price)[0] or 0.0 for p in plans
         )
@@ -129,10 +136,16 @@ class SupervisionGate(KillSwitchGate):
     def check_submit(self, plan: OrderPlan, client_order_id: str) -> str | None:
         if self.halted is not None:
             return self._block(Control.KILL_SWITCH, plan, f"kill switch engaged: {self.halted}")
-        report = self._band.check_plan(plan)
-        if not report.ok:
-            b = report.blocks[0]
-            return self._block(Control(b.control), plan, f"{client_order_id}: {b.detail}")
+        collar = self._collars.get(plan.intent.intent_id)
+        if collar is None:
+            report = self._band.check_plan(plan)
+            if not report.ok:
+                b = report.blocks[0]
+                return self._block(Control(b.control), plan, f"{client_order_id}: {b.detail}")
+        else:
+            outside = self._inside_collar(plan, collar)
+            if outside is not None:
+                return self._block(Control(outside[0]), plan, f"{client_order_id}: {outside[1]}")
         notional, why = self._notional(plan, plan.limit_price)
         if notional is None:
             return self._block(Control.FX_RATE, plan, why)
@@ -159,11 +172,15 @@ class SupervisionGate(KillSwitchGate):
     def check_modify(self, plan: OrderPlan, price: float, client_order_id: str) -> str | None:
         if self.halted is not None:
             return self._block(Control.KILL_SWITCH, plan, f"kill switch engaged: {self.halted}")
-        try:
-            inst = self.registry[plan.symbol]
-        except UnknownInstrument as exc:
-            return self._block(Control.UNKNOWN_INSTRUMENT, plan, str(exc))
-        low, high = self._band.price_band(inst, plan.arrival_mid)
+        collar = self._collars.get(plan.intent.intent_id)
+        if collar is not None:
+            low, high = collar
+        else:
+            try:
+                inst = self.registry[plan.symbol]
+            except UnknownInstrument as exc:
+                return self._block(Control.UNKNOWN_INSTRUMENT, plan, str(exc))
+            low, high = self._band.price_band(inst, plan.arrival_mid)
         slack = _EPS * plan.arrival_mid
         if not (math.isfinite(price) and low - slack <= price <= high + slack):
             return self._block(
@@ -174,6 +191,29 @@ class SupervisionGate(KillSwitchGate):
         return None
 
     # ------------------------------------------------------------------ internals
+    def _inside_collar(
+        self, plan: OrderPlan, collar: tuple[float, float]
+    ) -> tuple[str, str] | None:
+        """(control, detail) when a child of a planned intent leaves its collar."""
+        market = plan.mode is PolicyMode.MARKET or plan.order_type in (OrderType.MKT, OrderType.MOC)
+        if market:
+            if not self.exec_config.allow_market_orders:
+                return Control.MARKET_ORDER.value, "market order while allow_market_orders is false"
+            return None
+        low, high = collar
+        slack = _EPS * max(abs(high), 1.0)
+        prices = [("collar_low", plan.collar_low), ("collar_high", plan.collar_high)]
+        if plan.limit_price is not None:
+            prices.append(("limit_price", plan.limit_price))
+        prices += [(f"reprice_ladder[{k}]", p) for k, p in enumerate(plan.reprice_ladder)]
+        outside = [f"{n} {p}" for n, p in prices
+                   if not (math.isfinite(p) and low - slack <= p <= high + slack)]
+        if outside:
+            return Control.PRICE_BAND.value, (
+                f"{', '.join(outside)} outside the planned band [{low:.10g}, {high:.10g}]"
+            )
+        return None
+
     def _notional(self, plan: OrderPlan, price: float | None) -> tuple[float | None, str]:
         try:
             inst = self.registry[plan.symbol]

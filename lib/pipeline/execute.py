@@ -13,6 +13,7 @@ from lib.orders.requests import ladder_repricer
 from lib.orders.states import OrderState, can_transition, state_from_broker
 from lib.pipeline.money import fx_table
 from lib.policy import ExecutionPolicy
+from lib.reconcile import intent_key
 from lib.risk import AnyKillSwitch, FileKillSwitch, KillSwitch
 from lib.runtime import Runtime
 from lib.sampling import ClockSampler, SampleRecorder, tape_volume
@@ -95,6 +96,7 @@ def _supervise(
         switches.append(ThrottledKillSwitch(kill_switch, rt.clock, KILL_SWITCH_POLL_SECONDS))
     gate = SupervisionGate(
         rt.settings.risk, rt.settings.execution, rt.registry, fx=fx_table(rt), base_plans=plans,
+        key=lambda intent_id: intent_key(rt.rebalance_id, intent_id),
     )
     prior = max((o.attempt for o in rt.ledger.orders_for_rebalance(rt.rebalance_id)), default=-1)
     return supervise(

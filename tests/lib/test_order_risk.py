@@ -170,3 +170,22 @@ def test_execution_notional_is_in_the_base_currency(instruments: InstrumentRegis
     (result,) = report.results
     assert result.filled_quantity == 4
     assert result.notional == pytest.approx(4 * 5000.0 * 10 * 1.08)  # USD, not EUR 200,000
+
+
+def test_children_of_a_planned_intent_stay_inside_its_checked_collar(
+    instruments: InstrumentRegistry,
+) -> None:
+    # A rerun's plan keeps the first run's arrival mid (6010) but is priced off
+    # today's quotes (collar around 6000): its children are held to that collar.
+    parent = es_plan(arrival_mid=6010.0)
+    g = SupervisionGate(RiskConfig(), CFG, instruments, base_plans=[parent],
+                        key=lambda iid: iid.removeprefix("rb:"))
+    child = replace(parent, intent=replace(parent.intent, intent_id="ES"))
+    assert g.check_submit(child, "rb:ES:s0:a0") is None
+    assert g.check_modify(child, 6001.5, "rb:ES:s0:a0") is None
+    outside = replace(child, limit_price=6002.0, collar_high=6002.0)
+    why = g.check_submit(outside, "rb:ES:s1:a0")
+    assert why is not None and why.startswith("price_band") and "planned band" in why
+    assert (g.check_modify(child, 6002.0, "rb:ES:s0:a0") or "").startswith("price_band")
+    market = replace(child, order_type=OrderType.MKT, limit_price=None)
+    assert (g.check_submit(market, "rb:ES:s2:a0") or "").startswith("market_order")

@@ -39,15 +39,28 @@ SEED_DEFAULTS = {
 }
 
 
+#: Keys added after the seed (lib/policy.py); each defaults to "off".
+LATER_DEFAULTS = {
+    "collar_budget_k": 0.0,
+    "fit_schedule_to_session": False,
+    "slice_above_book_multiple": 0.0,
+}
+#: Keys config/settings.yaml deliberately sets away from the defaults
+#: (benchmark-tuned, see README "Benchmarks"); every other key equals its default.
+TUNED_IN_SETTINGS_YAML = {"max_slippage_bps_by_asset_class", *LATER_DEFAULTS}
+
+
 def test_defaults_match_seed() -> None:
     cfg = ExecutionConfig()
-    assert set(ExecutionConfig.model_fields) == set(SEED_DEFAULTS)
-    for key, value in SEED_DEFAULTS.items():
+    assert set(ExecutionConfig.model_fields) == set(SEED_DEFAULTS) | set(LATER_DEFAULTS)
+    for key, value in {**SEED_DEFAULTS, **LATER_DEFAULTS}.items():
         assert getattr(cfg, key) == value, key
 
 
-def test_settings_yaml_equals_defaults() -> None:
-    assert load_settings().execution == ExecutionConfig()
+def test_settings_yaml_equals_defaults_except_tuned_keys() -> None:
+    shipped = load_settings().execution.model_dump()
+    defaults = ExecutionConfig().model_dump()
+    assert {k for k in defaults if shipped[k] != defaults[k]} <= TUNED_IN_SETTINGS_YAML
 
 
 def test_load_execution_config_from_mapping_and_missing_section() -> None:

@@ -16,6 +16,7 @@ from lib.fingerprint import fingerprint, trading_inputs
 from lib.liquidity import LiquidityEstimator
 from lib.pipeline.money import buying_power, fx_table, rates_for
 from lib.policy import ExecutionPolicy
+from lib.positions_check import check_account_positions
 from lib.risk import (
     AnyKillSwitch,
     FileKillSwitch,
@@ -87,6 +88,7 @@ def prepare_trades(rt: Runtime) -> Prepared:
         dry_run=rt.params.dry_run,
     )
     books = {sleeve: rt.ledger.sleeve_positions(sleeve) for sleeve in targets.sleeves}
+    check_account_positions(rt)  # ibkr: broker positions vs the books; a break alerts or blocks
     symbols = sorted({s for b in books.values() for s in b} | _target_symbols(targets))
     prices = {s: _mid(rt.broker.get_market_data(s), s) for s in symbols}
     nav = rt.broker.get_account_nav()

@@ -113,7 +113,7 @@ class IBKRConfig(BaseModel):
     market_data_type: Literal["live", "frozen", "delayed", "delayed_frozen"] = "live"
     read_only: bool = False
     reconnect: IBKRReconnectConfig = Field(default_factory=IBKRReconnectConfig)
-    clock: Literal["wall", "server"] = "wall"
+    clock: Literal["wall", "server"] = "server"
     positions_break_action: Literal["alert", "block"] = "block"
     max_messages_per_second: Annotated[float, Field(ge=1, le=50)] = 45.0
     algo: IBKRAlgoConfig = Field(default_factory=IBKRAlgoConfig)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -40,10 +39,10 @@ from ib_async import IB, Contract, ExecutionFilter, Order, TagValue, Trade
 from lib.brokers.base import OrderRequest, OrderUpdate
 from lib.brokers.ibkr_codes import ErrorKind, classify_error, error_to_exception
 from lib.brokers.ibkr_config import IBKRConfig, with_env_overrides
-from lib.brokers.ibkr_contracts import IB_SYMBOLS, contract_spec
-from lib.brokers.ibkr_fills import ExecutionBook, ExecutionReport
-from lib.brokers.ibkr_orders import IbOrder, OrderBook
+from lib.brokers.ibkr_contracts import contract_spec
+from lib.brokers.ibkr_orders import IbOrder
 from lib.brokers.ibkr_requests import order_fields
+from lib.brokers.ibkr_sync import IbState, positive
 from lib.brokers.ibkr_timing import ServerClock, TokenBucket
 from lib.clock import Clock, SystemClock
 from lib.errors import (
@@ -56,7 +55,7 @@ from lib.errors import (
     UnknownOrder,
 )
 from lib.instruments import InstrumentRegistry
-from lib.types import Fill, MarketDataSnapshot, OrderType, Side
+from lib.types import Fill, MarketDataSnapshot, OrderType
 
 __all__ = ["IBKRTransport", "open_ibkr"]
 
@@ -66,14 +65,6 @@ T = TypeVar("T")
 ACK_WAIT_SECONDS = 2.0
 #: Wall seconds get_executions waits for outstanding commission reports.
 COMMISSION_WAIT_SECONDS = 1.0
-
-
-def _num(x: Any) -> float | None:
-    """A positive finite number, or None (IB's UNSET_DOUBLE, NaN, 0, None)."""
-    if x is None:
-        return None
-    v = float(x)
-    return v if math.isfinite(v) and 0 < v < 1e300 else None
 
 
 class IBKRTransport:
@@ -91,12 +82,9 @@ class IBKRTransport:
         self.cfg = cfg
         self.registry = registry
         self._local = local_clock or SystemClock()
-        self.book = OrderBook()
-        self.execs = ExecutionBook()
-        self.positions_seen: dict[str, int] = {}
+        self.state = IbState(registry, cfg.account, self._now)
+        self.book, self.execs = self.state.book, self.state.execs
         self._contracts: dict[str, Contract] = {}
-        self._symbol_by_con: dict[int, str] = {}
-        self._orders: dict[str, tuple[Contract, Order]] = {}
         self._md_errors: dict[int, tuple[int, str]] = {}
         self._ready = False  # connected, synced, reconciled
         self._closing = False
@@ -259,22 +247,13 @@ class IBKRTransport:
 
     # ------------------------------------------------------------------ IB events (loop thread)
     def _on_order_status(self, trade: Trade) -> None:
-        if trade.log and trade.log[-1].errorCode:
-            return  # ib_async's error-driven status: handled (provisionally) in _on_error
-        o = self.book.find(order_ref=trade.order.orderRef, perm_id=trade.order.permId, order_id=trade.order.orderId)
-        if o is None:
-            return
-        st = trade.orderStatus
-        self.book.on_status(o, st.status, int(st.filled), float(st.avgFillPrice or 0.0), st.permId, self._now())
+        self.state.on_order_status(trade)
 
     def _on_open_order(self, trade: Trade) -> None:
-        o = self._adopt(trade)
-        if o is not None:
-            price = _num(trade.order.lmtPrice)
-            self.book.on_open_order(o, "", price, int(trade.order.totalQuantity), trade.order.permId, self._now())
+        self.state.on_open_order(trade)
 
     def _on_exec(self, trade: Trade, fill: Any) -> None:
-        self._record_execution(fill)
+        self.state.record_execution(fill)
 
     def _on_error(self, req_id: int, code: int, message: str, contract: Contract | None) -> None:
         self.errors.append((req_id, code, message))
@@ -291,125 +270,25 @@ class IBKRTransport:
             self._md_errors[contract.conId] = (code, message)
 
     # ------------------------------------------------------------------ reconciliation
-    def _symbol_of(self, c: Contract) -> str | None:
-        if c.conId in self._symbol_by_con:
-            return self._symbol_by_con[c.conId]
-        for cand in (c.tradingClass, c.symbol, {v: k for k, v in IB_SYMBOLS.items()}.get(c.symbol, "")):
-            if cand and cand in self.registry and (c.secType == "STK") == (
-                self.registry[cand].asset_class.value in ("ETF", "STK")
-            ):
-                return cand
-        return None
-
-    def _adopt(self, trade: Trade) -> IbOrder | None:
-        """The book's order for an IB trade (adopting ours from earlier runs)."""
-        od = trade.order
-        o = self.book.find(order_ref=od.orderRef, perm_id=od.permId, order_id=od.orderId)
-        if o is not None or not od.orderRef:
-            return o
-        symbol = self._symbol_of(trade.contract)
-        if symbol is None:
-            return None
-        otype = OrderType(od.orderType) if od.orderType in OrderType.__members__ else OrderType.LMT
-        req = OrderRequest(
-            od.orderRef, symbol, Side(od.action), int(od.totalQuantity), otype,
-            _num(od.lmtPrice), od.tif or "DAY", bool(od.outsideRth),
-        )  # fmt: skip
-        o = self.book.adopt(req, od.orderId, od.permId, self._now())
-        self._orders[od.orderRef] = (trade.contract, od)
-        return o
-
-    def _record_execution(self, fill: Any) -> None:
-        ex = fill.execution
-        symbol = self._symbol_of(fill.contract) or fill.contract.symbol
-        liq = {1: "add", 2: "remove"}.get(ex.lastLiquidity, "")
-        rep = ExecutionReport(
-            exec_id=ex.execId, perm_id=ex.permId, order_id=ex.orderId, order_ref=ex.orderRef, symbol=symbol,
-            side=Side.BUY if ex.side in ("BOT", "BUY") else Side.SELL, shares=int(ex.shares),
-            price=float(ex.price), time=ex.time.astimezone(UTC) if ex.time.tzinfo else ex.time.replace(tzinfo=UTC),
-            liquidity=liq,
-        )  # fmt: skip
-        self.execs.add_execution(rep)
-        cr = fill.commissionReport
-        if cr is not None and cr.execId:
-            self.execs.add_commission(cr.execId, cr.commission)
-
     async def _reconcile(self) -> None:
         """Re-read IB's orders, executions and positions into the books."""
-        ib = self._ib
-        now = self._now()
-        open_trades = await asyncio.wait_for(ib.reqAllOpenOrdersAsync(), self.cfg.request_timeout_seconds)
+        ib, wait = self._ib, self.cfg.request_timeout_seconds
+        open_trades = await asyncio.wait_for(ib.reqAllOpenOrdersAsync(), wait)
         completed: list[Trade] = []
         if not self.cfg.read_only:
-            completed = await asyncio.wait_for(ib.reqCompletedOrdersAsync(True), self.cfg.request_timeout_seconds)
-        fills = await asyncio.wait_for(ib.reqExecutionsAsync(self._exec_filter()), self.cfg.request_timeout_seconds)
-        positions = await asyncio.wait_for(ib.reqPositionsAsync(), self.cfg.request_timeout_seconds)
-        seen: set[str] = set()
-        for t in open_trades:
-            o = self._adopt(t)
-            if o is None:
-                continue
-            seen.add(o.client_order_id)
-            self.book.confirm_alive(o)
-            status = t.orderStatus.status if t.orderStatus.status not in ("", "ValidationError") else "Submitted"
-            price = _num(t.order.lmtPrice)
-            self.book.on_open_order(o, status, price, int(t.order.totalQuantity), t.order.permId, now)
-            self.book.on_status(o, status, int(t.orderStatus.filled), float(t.orderStatus.avgFillPrice or 0.0),
-                                t.order.permId, now, from_reconcile=True)  # fmt: skip
-        for t in completed:
-            o = self._adopt(t)
-            if o is None or o.client_order_id in seen:
-                continue
-            seen.add(o.client_order_id)
-            filled = int(_num(t.order.filledQuantity) or o.filled)
-            self.book.on_status(o, t.orderStatus.status, filled, o.avg_price, t.order.permId, now, from_reconcile=True)
-        for f in fills:
-            self._record_execution(f)
-        self.execs.with_ref(self.book.order_refs())
-        for ref, (qty, vwap) in self.execs.filled_by_ref().items():
-            o = self.book.get(ref)
-            if o is not None and qty > o.filled:
-                o.filled, o.avg_price = qty, vwap
-                if o.filled >= o.quantity and not o.is_terminal:
-                    o.ib_status = "Filled"
-        for o in self.book.live():
-            if o.client_order_id not in seen:
-                if o.provisional is not None:
-                    self.book.confirm_missing(o, now, max_checks=1)
-                else:  # sent before the drop, never reached IB
-                    o.ib_status, o.reason, o.updated = "Cancelled", "not known to IB after reconnect", now
-        self.positions_seen = self._position_map(positions)
+            completed = await asyncio.wait_for(ib.reqCompletedOrdersAsync(True), wait)
+        fills = await asyncio.wait_for(ib.reqExecutionsAsync(self._exec_filter()), wait)
+        positions = await asyncio.wait_for(ib.reqPositionsAsync(), wait)
+        self.state.reconcile(open_trades, completed, fills, positions)
 
     def _exec_filter(self) -> ExecutionFilter:
         return ExecutionFilter(acctCode=self.cfg.account) if self.cfg.account else ExecutionFilter()
 
-    def _position_map(self, positions: Iterable[Any]) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for p in positions:
-            if self.cfg.account and p.account != self.cfg.account:
-                continue
-            sym = self._symbol_of(p.contract) or p.contract.localSymbol or p.contract.symbol
-            if p.position:
-                out[sym] = out.get(sym, 0) + int(p.position)
-        return out
-
     async def _confirm_provisional(self) -> None:
         """Confirm error-driven cancels against openOrders / completedOrders."""
-        if not self.book.needs_confirmation():
-            return
-        open_trades = await self._ib.reqAllOpenOrdersAsync()
-        alive = {t.order.orderRef for t in open_trades}
-        completed = {t.order.orderRef: t for t in await self._ib.reqCompletedOrdersAsync(True)}
-        now = self._now()
-        for o in self.book.needs_confirmation():
-            if o.client_order_id in alive:
-                self.book.confirm_alive(o)
-            elif o.client_order_id in completed:
-                t = completed[o.client_order_id]
-                self.book.on_status(o, t.orderStatus.status, o.filled, o.avg_price, t.order.permId, now,
-                                    from_reconcile=True)  # fmt: skip
-            else:
-                self.book.confirm_missing(o, now)
+        if self.book.needs_confirmation():
+            open_trades = await self._ib.reqAllOpenOrdersAsync()
+            self.state.confirm(open_trades, await self._ib.reqCompletedOrdersAsync(True))
 
     # ------------------------------------------------------------------ contracts
     async def _qualify(self, symbol: str) -> Contract:
@@ -427,7 +306,7 @@ class IBKRTransport:
         if not res or not isinstance(res[0], Contract) or not res[0].conId:
             raise BrokerRejected(symbol, f"IB could not qualify the contract for {symbol} ({spec})")
         self._contracts[symbol] = res[0]
-        self._symbol_by_con[res[0].conId] = symbol
+        self.state.symbol_by_con[res[0].conId] = symbol
         return res[0]
 
     async def _pace(self) -> None:
@@ -460,7 +339,7 @@ class IBKRTransport:
             raise BrokerDisconnected("IB session became uncertain; order not sent")
         order.orderId = self._ib.client.getReqId()
         o = self.book.add(request, order.orderId, self._now())  # before the send: a drop cannot duplicate it
-        self._orders[coid] = (contract, order)
+        self.state.orders[coid] = (contract, order)
         self._ib.placeOrder(contract, order)
         waited = 0.0
         while not (o.acked or o.rejected) and waited < ACK_WAIT_SECONDS:
@@ -485,7 +364,7 @@ class IBKRTransport:
             raise TooLateToCancel(coid)
         if o.ib_status == "PendingCancel":
             return self.book.update(o, self._now())
-        contract, order = self._orders[coid]
+        contract, order = self.state.orders[coid]
         await self._pace()
         trade = self._ib.wrapper.trades.get((order.clientId, order.orderId))
         if trade is not None and trade.isDone():  # a false (error-driven) cancel in ib_async's view
@@ -506,7 +385,7 @@ class IBKRTransport:
         qty = o.quantity if quantity is None else quantity
         if qty <= o.filled:
             raise BrokerRejected(coid, f"new quantity {qty} must exceed the filled {o.filled}")
-        contract, order = self._orders[coid]
+        contract, order = self.state.orders[coid]
         await self._pace()
         trade = self._ib.wrapper.trades.get((order.clientId, order.orderId))
         if trade is not None and trade.isDone():
@@ -537,24 +416,22 @@ class IBKRTransport:
             contract = await self._qualify(symbol)
             self._md_errors.pop(contract.conId, None)
             (t,) = await asyncio.wait_for(self._ib.reqTickersAsync(contract), self.cfg.request_timeout_seconds)
-            bid, ask = _num(t.bid), _num(t.ask)
+            bid, ask = positive(t.bid), positive(t.ask)
             err = self._md_errors.get(contract.conId)
             if err is not None and (bid is None or ask is None):
                 exc = error_to_exception(err[0], err[1])
                 if exc is not None:
                     raise exc
             return MarketDataSnapshot(
-                symbol=symbol, bid=bid, ask=ask, last=_num(t.last), close=_num(t.close), ts=self._now(),
-                bid_size=_num(t.bidSize), ask_size=_num(t.askSize),
+                symbol=symbol, bid=bid, ask=ask, last=positive(t.last), close=positive(t.close), ts=self._now(),
+                bid_size=positive(t.bidSize), ask_size=positive(t.askSize),
             )  # fmt: skip
 
         return self._run(self._ready_then(go))
 
     def get_positions(self) -> dict[str, int]:
         async def go() -> dict[str, int]:
-            positions = await self._ib.reqPositionsAsync()
-            self.positions_seen = self._position_map(positions)
-            return dict(self.positions_seen)
+            return self.state.position_map(await self._ib.reqPositionsAsync())
 
         return self._run(self._ready_then(go))
 
@@ -574,7 +451,7 @@ class IBKRTransport:
             now = self._now()
             out = []
             for t in trades:
-                o = self._adopt(t)
+                o = self.state.adopt(t)
                 if o is None:
                     continue
                 self.book.confirm_alive(o)
@@ -592,7 +469,7 @@ class IBKRTransport:
         async def go() -> list[Fill]:
             fills = await self._ib.reqExecutionsAsync(self._exec_filter())
             for f in fills:
-                self._record_execution(f)
+                self.state.record_execution(f)
             self.execs.with_ref(self.book.order_refs())
             waited = 0.0
             while self.execs.unsettled(client_order_id_prefix) and waited < COMMISSION_WAIT_SECONDS:

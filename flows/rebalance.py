@@ -69,6 +69,7 @@ def alert_failure(flow: Any, flow_run: Any, state: Any) -> None:
 def rebalance(params: RebalanceParams) -> dict[str, Any]:
     """Execute one rebalance described by ``params`` (see lib/params.py)."""
     prepared = steps.prepare_trades(params)
+    print(f"rebalance {prepared.rebalance_id}: ledger {prepared.ledger}")  # every run, in its logs
     gate = steps.gate_sessions(params, prepared)
     netting = steps.net_trades(params, prepared, gate)
     pair_legs = [leg for pair in gate.pairs for leg in pair.legs]

@@ -58,6 +58,7 @@ class Prepared:
     prices: Mapping[str, float]
     nav: float
     created: bool  # False on a rerun of the same rebalance_id
+    ledger: str = ""  # where the ledger is (URL, password hidden): logged on every run
 
 
 def _mid(snapshot: MarketDataSnapshot, symbol: str) -> float:
@@ -94,7 +95,7 @@ def prepare_trades(rt: Runtime) -> Prepared:
     nav = rt.broker.get_account_nav()
     trades = compute_trades(targets, books, prices, nav, rt.registry, rt.settings.execution, rid)
     rt.ledger.record_intents(rid, trades.intents, kind="sleeve")
-    return Prepared(rid, trades, prices, nav, created)
+    return Prepared(rid, trades, prices, nav, created, rt.ledger_location)
 
 
 def _target_symbols(targets: TargetsFile) -> set[str]:

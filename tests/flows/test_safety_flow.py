@@ -14,12 +14,32 @@ from lib.runtime import open_runtime
 from tests.flows.test_cli import _afx
 
 
+def _run_logs(flow_run_id: object) -> str:
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=30)  # the run's logs are batched to the API: send them now
+
+    async def read() -> str:
+        async with get_client() as client:
+            logs = await client.read_logs(
+                LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))  # type: ignore[list-item]
+            return "\n".join(log.message for log in logs)
+
+    return asyncio.run(read())
+
+
 @pytest.mark.parametrize("ledger_db", ["sqlite"], indirect=True)
 def test_a_clean_run_is_completed_and_a_partly_blocked_one_partial(
     flow_params: RebalanceParams, tmp_path: Path
 ) -> None:
     state = rebalance(flow_params.model_copy(update={"rebalance_id": "flow-ok"}), return_state=True)
     assert state.is_completed() and state.name == "Completed"
+    assert f"ledger {open_runtime(flow_params).ledger_location}" in _run_logs(
+        state.state_details.flow_run_id)
     # an order limit that blocks the ES order only: the rest trades, the run is "Partial"
     settings = tmp_path / "settings.yaml"
     settings.write_text(Path(flow_params.settings).read_text().replace(

@@ -80,5 +80,6 @@ def test_a_rerun_with_the_same_inputs_is_accepted(ledger_env: RebalanceParams, t
     copy.write_text("# a comment\n" + Path(ledger_env.targets).read_text())
     again = P.prepare_trades(open_runtime(ledger_env.model_copy(update={"targets": str(copy)})))
     assert first.created and not again.created
+    assert first.ledger == open_runtime(ledger_env).ledger_location != ""
     rt = open_runtime(ledger_env)
     assert [a.outcome for a in rt.ledger.rebalance_attempts("task-test")] == ["accepted", "accepted"]

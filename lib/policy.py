@@ -349,9 +349,12 @@ class ExecutionPolicy:
 
     def _fits_book(self, intent: OrderIntent, snap: MarketDataSnapshot) -> bool:
         """True unless ``slice_above_book_multiple`` > 0 and the order is larger
-        than that multiple of the displayed size at the far touch (unknown size: fits)."""
+        than that multiple of the displayed size at the far touch (unknown size:
+        fits). Pair legs always fit: the PairExecutor sends each leg as one order."""
         mult = self._config.slice_above_book_multiple
         size = snap.ask_size if intent.side is Side.BUY else snap.bid_size
+        if intent.pair_group is not None:
+            return True
         if mult <= 0 or size is None or not math.isfinite(size) or size <= 0:
             return True
         return intent.quantity <= mult * size

@@ -113,3 +113,13 @@ def test_orders_larger_than_the_book_multiple_are_sliced(
     assert pol.create_plan(OrderIntent("o", "ES", Side.BUY, 5000), nosize).slices is None
     off = ExecutionPolicy(_cfg(exec_config, 0.0).model_copy(update={"slice_above_book_multiple": 0.0}), instruments, clock)
     assert off.create_plan(OrderIntent("o", "ES", Side.BUY, 5000), snap).slices is None
+
+
+def test_pair_legs_are_not_sliced_by_the_book_rule(
+    exec_config: ExecutionConfig, instruments: InstrumentRegistry, clock: VirtualClock
+) -> None:
+    cfg = _cfg(exec_config, 0.0).model_copy(update={"slice_above_book_multiple": 4.0})
+    pol = ExecutionPolicy(cfg, instruments, clock)
+    snap = MarketDataSnapshot("ES", 5999.75, 6000.0, ts=clock.now() - timedelta(seconds=1), bid_size=300, ask_size=250)
+    leg = OrderIntent("o", "ES", Side.BUY, 5000, pair_group="g")
+    assert pol.create_plan(leg, snap).slices is None  # the PairExecutor sends a leg as one order

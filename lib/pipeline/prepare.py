@@ -186,6 +186,8 @@ def net_trades(rt: Runtime, prepared: Prepared, gate: GateReport) -> NettingResu
                 crossed_quantity=min(buy, sell),
                 net_intent_id=b.net_intent_id,
                 dropped_reason=dropped[symbol].reason if symbol in dropped else None,
+                # base currency (lib/basket.py converts with the FX rates)
+                benefit_notional=result.benefit.per_symbol[symbol].notional_saved,
             )
         )
     rt.ledger.record_netting(rt.rebalance_id, records)

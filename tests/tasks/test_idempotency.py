@@ -83,3 +83,12 @@ def test_a_rerun_with_the_same_inputs_is_accepted(ledger_env: RebalanceParams, t
     assert first.ledger == open_runtime(ledger_env).ledger_location != ""
     rt = open_runtime(ledger_env)
     assert [a.outcome for a in rt.ledger.rebalance_attempts("task-test")] == ["accepted", "accepted"]
+
+
+def test_netting_benefit_is_recorded_in_the_base_currency(ledger_env: RebalanceParams) -> None:
+    rt = open_runtime(ledger_env)
+    prepared = P.prepare_trades(rt)
+    netting = P.net_trades(rt, prepared, P.gate_sessions(rt, prepared))
+    rows = {r.symbol: r.benefit_notional for r in rt.ledger.netting_for_rebalance(rt.rebalance_id)}
+    crossed = {s: b.notional_saved for s, b in netting.benefit.per_symbol.items()}
+    assert rows == pytest.approx(crossed) and sum(rows.values()) > 0  # SPY/TLT cross between sleeves

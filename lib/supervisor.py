@@ -282,7 +282,11 @@ def supervise(
         if not engaged:
             return False
         unfinished = [ex.plan for ex in parents if not ex.done]
-        unfinished += [p for ps in paired.values() for p in ps]
+        filled: dict[str, int] = {}
+        for t in manager.tickets:
+            filled[t.plan.intent.intent_id] = filled.get(t.plan.intent.intent_id, 0) + t.filled_quantity
+        unfinished += [p for ps in paired.values() for p in ps
+                       if filled.get(p.intent.intent_id, 0) < p.quantity]
         gate.halt(reason or "engaged", unfinished if started else work)
         for ex in parents:
             ex.cancel()

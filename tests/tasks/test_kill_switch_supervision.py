@@ -69,6 +69,8 @@ def test_kill_switch_stops_a_sliced_parent_within_one_poll(ledger_params: Rebala
     assert dis_result.filled_quantity < dis.quantity  # the rest of the schedule never went out
     blocked = {b.intent_id for b in report.blocks if b.control == "kill_switch"}
     assert any("DIS" in i for i in blocked)
+    done = {r.intent_id for r in report.results if r.filled_quantity == r.requested_quantity}
+    assert not blocked & done  # only what was still to trade is reported blocked
     assert all("ops: stop now" in b.detail for b in report.blocks)
     ledger_blocks = rt.ledger.risk_blocks_for_rebalance(rt.rebalance_id)
     assert {b.intent_id for b in ledger_blocks if b.control == "kill_switch"} == blocked

@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
+import re
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -40,6 +39,7 @@ from lib.brokers.base import OrderRequest, OrderUpdate
 from lib.brokers.ibkr_codes import ErrorKind, classify_error, error_to_exception
 from lib.brokers.ibkr_config import IBKRConfig, with_env_overrides
 from lib.brokers.ibkr_contracts import contract_spec
+from lib.brokers.ibkr_loop import LoopThread
 from lib.brokers.ibkr_orders import IbOrder
 from lib.brokers.ibkr_requests import order_fields
 from lib.brokers.ibkr_sync import IbState, positive
@@ -65,6 +65,7 @@ T = TypeVar("T")
 ACK_WAIT_SECONDS = 2.0
 #: Wall seconds get_executions waits for outstanding commission reports.
 COMMISSION_WAIT_SECONDS = 1.0
+_OWN_CANCEL = re.compile(r"^Error 202, reqId (\d+): Order Cancell?ed")
 
 
 class IBKRTransport:
@@ -91,9 +92,8 @@ class IBKRTransport:
         self._reconnecting: asyncio.Task[None] | None = None
         self.reconnects = 0
         self.errors: list[tuple[int, int, str]] = []  # (reqId, code, message) as IB sent them
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="ibkr-loop", daemon=True)
-        self._thread.start()
+        self._host = LoopThread("ibkr-loop")
+        self._loop = self._host.loop
         self._ib: IB = self._run(self._make_ib(), timeout=cfg.request_timeout_seconds)
         self._bucket = TokenBucket(cfg.max_messages_per_second, 1.0, self._loop.time)
         self.clock: Clock | ServerClock = (
@@ -105,15 +105,7 @@ class IBKRTransport:
 
     # ------------------------------------------------------------------ loop plumbing
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        if threading.current_thread() is self._thread:
-            raise RuntimeError("IBKRTransport methods must not be called from its own event loop")
-        fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        wait = self.cfg.request_timeout_seconds if timeout is None else timeout
-        try:
-            return fut.result(wait)
-        except FutureTimeout:
-            fut.cancel()
-            raise BrokerTimeout(f"IB did not answer within {wait:.1f} s") from None
+        return self._host.run(coro, self.cfg.request_timeout_seconds if timeout is None else timeout)
 
     async def _make_ib(self) -> IB:
         ib = IB()
@@ -130,7 +122,20 @@ class IBKRTransport:
             orig(report)
 
         ib.wrapper.commissionReport = commission_hook  # type: ignore[method-assign,assignment]
+        logging.getLogger("ib_async.wrapper").addFilter(self._quiet_own_cancels)
         return ib
+
+    def _quiet_own_cancels(self, record: logging.LogRecord) -> bool:
+        """IB confirms every cancel with error 202, which ib_async logs as an ERROR
+        (and the trade as a WARNING): for a cancel we asked for, that is INFO."""
+        msg = record.getMessage()
+        m = _OWN_CANCEL.match(msg)
+        ours = bool(m) and (o := self.book.find(order_id=int(m.group(1)))) is not None and (  # type: ignore[union-attr]
+            o.ib_status in ("PendingCancel", "Cancelled")
+        )
+        if ours or (msg.startswith("Canceled order:") and "errorCode=202" in msg and "'PendingCancel'" in msg):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
 
     def _now(self) -> datetime:
         """Timestamps on the loop thread: the local clock, or the server clock's estimate."""
@@ -139,16 +144,8 @@ class IBKRTransport:
     # ------------------------------------------------------------------ connection
     def connect(self) -> None:
         """Connect (with backoff) and reconcile; raises BrokerDisconnected on failure."""
-        budget = self._connect_budget()
-        self._run(self._connect_with_backoff(), timeout=budget)
-
-    def _connect_budget(self) -> float:
-        r = self.cfg.reconnect
-        waits, w = 0.0, r.initial_seconds
-        for _ in range(r.attempts):
-            waits += w
-            w = min(w * 2, r.max_seconds)
-        return waits + r.attempts * (self.cfg.connect_timeout_seconds + 4 * self.cfg.request_timeout_seconds)
+        per_attempt = self.cfg.connect_timeout_seconds + 4 * self.cfg.request_timeout_seconds
+        self._run(self._connect_with_backoff(), timeout=self.cfg.reconnect.budget_seconds(per_attempt))
 
     async def _connect_with_backoff(self) -> None:
         r = self.cfg.reconnect
@@ -239,11 +236,11 @@ class IBKRTransport:
             if self._ib.isConnected():
                 self._ib.disconnect()
 
+        logging.getLogger("ib_async.wrapper").removeFilter(self._quiet_own_cancels)
         try:
             self._run(_stop(), timeout=5.0)
         finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(5.0)
+            self._host.stop()
 
     # ------------------------------------------------------------------ IB events (loop thread)
     def _on_order_status(self, trade: Trade) -> None:

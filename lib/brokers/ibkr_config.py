@@ -55,6 +55,15 @@ class IBKRReconnectConfig(BaseModel):
     max_seconds: _Secs = 30.0
     attempts: Annotated[int, Field(ge=1, le=1000)] = 10
 
+    def budget_seconds(self, per_attempt_seconds: float) -> float:
+        """Longest a connect with every retry can take: the backoff waits plus
+        ``attempts`` times ``per_attempt_seconds``."""
+        waits, w = 0.0, self.initial_seconds
+        for _ in range(self.attempts):
+            waits += w
+            w = min(w * 2, self.max_seconds)
+        return waits + self.attempts * per_attempt_seconds
+
     @model_validator(mode="after")
     def _ordered(self) -> IBKRReconnectConfig:
         if self.initial_seconds > self.max_seconds:

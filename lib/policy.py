@@ -32,6 +32,7 @@ from lib.clock import Clock
 from lib.config import ExecutionConfig
 from lib.errors import MarketDataRejected, PlanRejected, RejectReason
 from lib.instruments import InstrumentRegistry
+from lib.parent_budget import budget_band, fits_book, fitted_participation, parent_budget_bps
 from lib.slicing import TWAP_STYLE, VWAP_STYLE, pov_schedule, twap_schedule, vwap_schedule
 from lib.slippage import CollarEnforcer
 from lib.types import (
@@ -279,7 +280,9 @@ class ExecutionPolicy:
         if mode in (PolicyMode.TWAP, PolicyMode.VWAP):
             slices = self._time_schedule(intent, mode, remaining_session_seconds, reasons)
         elif mode in _POV_MODES and (
-            adv_fraction > cfg.adv_fraction_threshold or not self._fits_book(intent, market_data)
+            adv_fraction > cfg.adv_fraction_threshold
+            or not fits_book(intent.quantity, side, market_data, cfg.slice_above_book_multiple,
+                             pair_leg=intent.pair_group is not None)
         ):
             slices = pov_schedule(
                 intent.quantity,
@@ -305,9 +308,9 @@ class ExecutionPolicy:
             and limit is not None
         ):
             span_s = ttl + (slices.duration_seconds if slices is not None else 0.0)
-            budget = cfg.collar_budget_k * inst.profile.daily_vol * 1e4 * math.sqrt(span_s / inst.session_seconds)
+            budget = parent_budget_bps(cfg.collar_budget_k, inst.profile.daily_vol, span_s, inst.session_seconds)
             base_edge = high if side is Side.BUY else low  # the ladder still climbs only to here
-            low, high = self._band(inst, arrival_mid, self._collars.cap_bps(inst) + budget)
+            low, high = budget_band(inst, arrival_mid, self._collars.cap_bps(inst) + budget)
             marketable = self._collars.clamp(inst, side, touch, low, high)
             if mode is PolicyMode.PASSIVE_FIRST:
                 limit = self._collars.clamp(inst, side, self._near_touch(inst, side, quotes), low, high)
@@ -347,28 +350,6 @@ class ExecutionPolicy:
             reasons=tuple(reasons),
         )
 
-    def _fits_book(self, intent: OrderIntent, snap: MarketDataSnapshot) -> bool:
-        """True unless ``slice_above_book_multiple`` > 0 and the order is larger
-        than that multiple of the displayed size at the far touch (unknown size:
-        fits). Pair legs always fit: the PairExecutor sends each leg as one order."""
-        mult = self._config.slice_above_book_multiple
-        size = snap.ask_size if intent.side is Side.BUY else snap.bid_size
-        if intent.pair_group is not None:
-            return True
-        if mult <= 0 or size is None or not math.isfinite(size) or size <= 0:
-            return True
-        return intent.quantity <= mult * size
-
-    @staticmethod
-    def _band(inst: Instrument, mid: float, half_width_bps: float) -> tuple[float, float]:
-        """``mid -/+ half_width_bps`` snapped inward to the grid (the nearest tick if empty)."""
-        low = inst.ceil_to_tick(mid * (1.0 - half_width_bps / 1e4))
-        high = inst.floor_to_tick(mid * (1.0 + half_width_bps / 1e4))
-        if low > high:
-            nearest = inst.round_to_tick(mid)
-            return nearest, nearest
-        return low, high
-
     def _fit_to_session(
         self,
         intent: OrderIntent,
@@ -390,10 +371,10 @@ class ExecutionPolicy:
                 f"({remaining:g} s left): residual is left unfilled"
             )
             return slices
-        avail = remaining - cfg.avoid_last_minutes_before_close * 60.0
-        if avail < 2 * cfg.slice_interval_seconds:
-            avail = max(cfg.slice_interval_seconds, remaining - cfg.slice_interval_seconds)
-        rate = min(1.0, cfg.max_participation_rate * span / avail)
+        rate = fitted_participation(
+            cfg.max_participation_rate, span, remaining, cfg.avoid_last_minutes_before_close * 60.0,
+            cfg.slice_interval_seconds,
+        )  # fmt: skip
         fitted = pov_schedule(intent.quantity, adv, inst.session_seconds, rate, cfg.slice_interval_seconds)
         reasons.append(
             f"POV schedule ({span:g} s) outlasts the session ({remaining:g} s left): "

@@ -97,7 +97,7 @@ class IBKRTransport:
         self._ib: IB = self._run(self._make_ib(), timeout=cfg.request_timeout_seconds)
         self._bucket = TokenBucket(cfg.max_messages_per_second, 1.0, self._loop.time)
         self.clock: Clock | ServerClock = (
-            ServerClock(self.server_time, self._local) if cfg.clock == "server" else self._local
+            ServerClock(self._clock_sample, self._local) if cfg.clock == "server" else self._local
         )
         self._session_date = session_date
         if connect:
@@ -485,6 +485,13 @@ class IBKRTransport:
             return t.astimezone(UTC)
 
         return self._run(self._ready_then(go))
+
+    def _clock_sample(self) -> datetime:
+        """The ServerClock's sample: fails fast while the session is down (the
+        clock then interpolates) instead of waiting for the reconnect."""
+        if not self._ready:
+            raise BrokerDisconnected("IB session down: no server time sample")
+        return self.server_time()
 
     @property
     def connected(self) -> bool:

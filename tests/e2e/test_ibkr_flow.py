@@ -46,6 +46,12 @@ def rebalance(port: int, tmp: Path, rid: str, client_id: int) -> subprocess.Comp
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
+def assert_ran(out: subprocess.CompletedProcess[str]) -> None:
+    """Exit 0, or 1 for the flow's verdict on an order the market left partly
+    filled (sliced children expire in a timing-dependent market), never a crash."""
+    assert out.returncode == 0 or (out.returncode == 1 and "incomplete" in out.stderr), out.stderr[-3000:]
+
+
 def check(db: Path, rid: str, executions: list[object], positions: dict[str, int], working: list[object]) -> None:
     con = sqlite3.connect(db)
     try:
@@ -73,7 +79,7 @@ def check(db: Path, rid: str, executions: list[object], positions: dict[str, int
 
 def test_rebalance_through_ib(gateway: GatewayHandle, tmp_path: Path) -> None:
     out = rebalance(gateway.port, tmp_path, "ibflow1", 201)
-    assert out.returncode == 0, out.stderr[-3000:]
+    assert_ran(out)
     check(tmp_path / "ledger.sqlite", "ibflow1", gateway.executions(), gateway.positions(), gateway.open_orders())
 
 
@@ -106,7 +112,7 @@ def test_rebalance_survives_a_drop_and_1100_1102(gateway: GatewayHandle, tmp_pat
                            lambda: gateway.faults.connectivity_restored(code=1102))  # fmt: skip
     out = rebalance(gateway.port, tmp_path, rid, 202)
     th.join(30)
-    assert out.returncode == 0, out.stderr[-3000:]
+    assert_ran(out)
     assert re.search(r"IB (socket dropped|1100)", out.stderr + out.stdout), "the fault never reached the run"
     check(tmp_path / "ledger.sqlite", rid, gateway.executions(), gateway.positions(), gateway.open_orders())
 
@@ -123,8 +129,7 @@ def test_two_terminal_demo_against_afx_gateway(tmp_path: Path) -> None:
         m = re.search(r"listening on 127\.0\.0\.1:(\d+) \(virtual time", line)
         assert m, line
         out = rebalance(int(m.group(1)), tmp_path, "ibdemo", 203)
-        # exit 1 is the flow's verdict on an order the market left partly filled, not a failure of the path
-        assert out.returncode == 0 or (out.returncode == 1 and "incomplete" in out.stderr), out.stderr[-3000:]
+        assert_ran(out)
         con = sqlite3.connect(tmp_path / "ledger.sqlite")
         states = {s for (s,) in con.execute("select status from orders where rebalance_id = 'ibdemo'")}
         n_fills = con.execute("select count(*) from fills where rebalance_id = 'ibdemo'").fetchone()[0]

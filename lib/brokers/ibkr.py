@@ -477,6 +477,18 @@ class IBKRTransport:
         return self._run(self._ready_then(go), timeout=self.cfg.request_timeout_seconds + COMMISSION_WAIT_SECONDS)
 
     # ------------------------------------------------------------------ extras
+    def get_fx_rate(self, currency: str) -> tuple[float, datetime] | None:
+        """IB's rate for ``currency`` in the account's base currency (the
+        ``ExchangeRate`` account value; lib.fx's broker source), None if IB sent none."""
+
+        async def go() -> tuple[float, datetime] | None:
+            for v in self._ib.accountValues(self.cfg.account):
+                if v.tag == "ExchangeRate" and v.currency == currency and positive(v.value):
+                    return float(v.value), self._now()
+            return None
+
+        return self._run(self._ready_then(go))
+
     def server_time(self) -> datetime:
         """The gateway's time (reqCurrentTime), tz-aware UTC."""
 

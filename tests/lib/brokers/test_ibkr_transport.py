@@ -43,6 +43,7 @@ def test_market_data_for_every_asset_class(transport: IBKRTransport, gateway: Ga
 
 def test_nav_positions_fill_and_executions(transport: IBKRTransport, gateway: GatewayHandle) -> None:
     assert transport.get_account_nav() == pytest.approx(10_000_000.0)
+    assert transport.get_fx_rate("EUR") is None  # the gateway sends no ExchangeRate values: lib.fx falls back
     assert transport.get_positions() == {}
     snap = transport.get_market_data("SPY")
     assert snap.ask is not None
@@ -199,3 +200,49 @@ def test_a_second_session_with_the_same_client_id_is_refused_with_326(
             reconnect=IBKRReconnectConfig(initial_seconds=0.1, max_seconds=0.2, attempts=2),
         )  # fmt: skip
     assert transport.get_market_data("SPY").bid  # the first session is untouched
+
+
+def test_an_execution_correction_replaces_the_original(transport: IBKRTransport, gateway: GatewayHandle) -> None:
+    snap = transport.get_market_data("GLD")
+    assert snap.ask is not None
+    coid = "t8:GLD:s0:a0"
+    transport.submit_order(req(coid, "GLD", Side.BUY, 100, snap.ask))
+    assert wait_until(transport.clock, lambda: transport.get_order_status(coid).status is S.FILLED)
+    (first, *_) = transport.get_executions(coid)
+    new_id = gateway.faults.correct_execution(first.exec_id, round(first.price - 0.01, 2))
+    assert new_id != first.exec_id
+    after = {f.exec_id: f for f in transport.get_executions(coid)}
+    assert first.exec_id in after and new_id not in after  # replaced under the original key, not added
+    assert after[first.exec_id].price == round(first.price - 0.01, 2)
+    assert sum(f.quantity for f in after.values()) == 100
+
+
+def test_no_market_data_permission_raises_broker_rejected(
+    transport: IBKRTransport, gateway: GatewayHandle, ib_errors: IbLogGuard
+) -> None:
+    ib_errors.allow(354)
+    gateway.faults.no_market_data("EFA")
+    with pytest.raises(BrokerRejected, match="IB 354"):
+        transport.get_market_data("EFA")
+    gateway.faults.no_market_data("EFA", on=False)
+    assert transport.get_market_data("EFA").bid
+
+
+def test_a_place_lost_in_a_drop_is_found_once_after_the_reconnect(
+    transport: IBKRTransport, gateway: GatewayHandle, ib_errors: IbLogGuard
+) -> None:
+    ib_errors.allow(202)
+    ib_errors.forgive("Peer closed connection")
+    snap = transport.get_market_data("IWM")
+    assert snap.bid is not None
+    r = req("t9:IWM:s0:a0", "IWM", Side.BUY, 100, round(snap.bid - 0.40, 2))
+    gateway.faults.drop_on_next("place")  # the gateway takes the order, then the socket dies unanswered
+    try:
+        transport.submit_order(r)
+    except Exception:  # noqa: BLE001 - the caller sees a transient failure or a pending order
+        pass
+    u = transport.submit_order(r)  # the OrderManager's retry: returns IB's order, sends no second one
+    assert [o.order_ref for o in gateway.open_orders()].count("t9:IWM:s0:a0") == 1
+    assert u.status in (S.PENDING_SUBMIT, S.SUBMITTED)
+    transport.cancel_order("t9:IWM:s0:a0")
+    assert wait_until(transport.clock, lambda: gateway.open_orders() == [])

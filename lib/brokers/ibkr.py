@@ -367,7 +367,7 @@ class IBKRTransport:
         if trade is not None and trade.isDone():  # a false (error-driven) cancel in ib_async's view
             trade.orderStatus.status = o.ib_status
         self._ib.cancelOrder(order)
-        o.ib_status = "PendingCancel"
+        self.book.cancel_sent(o)
         return self.book.update(o, self._now())
 
     def modify_order(self, client_order_id: str, limit_price: float, quantity: int | None = None) -> OrderUpdate:

@@ -53,6 +53,7 @@ class IbOrder:
     provisional: str | None = None  # error text of an unconfirmed error-driven cancel
     modify_inflight: tuple[float, int] | None = None  # (limit, quantity) before an unacked modify
     confirm_checks: int = 0
+    pre_cancel_status: str | None = None  # wire status before our cancel (restored if IB refuses it)
 
     @property
     def client_order_id(self) -> str:
@@ -121,6 +122,12 @@ class OrderBook:
             o.perm_id = perm_id
             self._by_perm[perm_id] = o.client_order_id
 
+    def cancel_sent(self, o: IbOrder) -> None:
+        """Our cancel went out: PendingCancel until IB confirms or refuses it."""
+        if o.ib_status != "PendingCancel":
+            o.pre_cancel_status = o.ib_status
+        o.ib_status = "PendingCancel"
+
     def modify_sent(self, o: IbOrder, limit_price: float, quantity: int) -> None:
         """A re-place went out: the new price and size apply now (as at IB once
         it accepts); a failed modify restores the previous ones."""
@@ -173,6 +180,9 @@ class OrderBook:
             o.rejected = True
             o.reason = text
             o.updated = ts
+        elif kind is ErrorKind.CANCEL_REJECTED and o.ib_status == "PendingCancel" and o.pre_cancel_status:
+            # IB refused the cancel (e.g. 10148 after the auction cutoff): the order still works
+            o.ib_status, o.reason, o.updated = o.pre_cancel_status, text, ts
         elif kind in (ErrorKind.REJECT, ErrorKind.MODIFY_FAILED, ErrorKind.PROVISIONAL):
             if o.modify_inflight is not None:
                 # the modify failed; the order works on at its previous price and size

@@ -96,3 +96,13 @@ def test_adopt_from_an_earlier_run() -> None:
     o = book.adopt(REQ, 44, 7777, T)
     book.on_status(o, "PreSubmitted", 0, 0.0, 7777, T, from_reconcile=True)
     assert book.find(perm_id=7777) is o and book.live() == [o]
+
+
+def test_a_refused_cancel_leaves_the_order_working() -> None:
+    book, o = new()
+    book.on_status(o, "Submitted", 0, 0.0, 5, T)  # type: ignore[arg-type]
+    book.cancel_sent(o)  # type: ignore[arg-type]
+    assert book.update(o, T).status is S.PENDING_CANCEL  # type: ignore[arg-type]
+    assert book.on_error(o, 10148, "OrderId 11 that needs to be cancelled cannot be cancelled", T) is ErrorKind.CANCEL_REJECTED  # type: ignore[arg-type]
+    u = book.update(o, T)  # type: ignore[arg-type]
+    assert u.status is S.SUBMITTED and u.reason and "10148" in u.reason

@@ -366,8 +366,8 @@ class IBKRTransport:
         trade = self._ib.wrapper.trades.get((order.clientId, order.orderId))
         if trade is not None and trade.isDone():  # a false (error-driven) cancel in ib_async's view
             trade.orderStatus.status = o.ib_status
+        self.book.cancel_sent(o)  # first: ib_async echoes a local PendingCancel inside cancelOrder
         self._ib.cancelOrder(order)
-        self.book.cancel_sent(o)
         return self.book.update(o, self._now())
 
     def modify_order(self, client_order_id: str, limit_price: float, quantity: int | None = None) -> OrderUpdate:

@@ -246,3 +246,25 @@ def test_a_place_lost_in_a_drop_is_found_once_after_the_reconnect(
     assert u.status in (S.PENDING_SUBMIT, S.SUBMITTED)
     transport.cancel_order("t9:IWM:s0:a0")
     assert wait_until(transport.clock, lambda: gateway.open_orders() == [])
+
+
+def test_a_cancel_refused_after_the_nasdaq_cutoff_leaves_the_moc_working(ib_errors: IbLogGuard) -> None:
+    from datetime import UTC, datetime
+
+    from lib.sim.tws_gateway import GatewayConfig, run_gateway_thread
+
+    ib_errors.allow(10148, 161)
+    start = datetime(2026, 11, 24, 20, 48, tzinfo=UTC)  # 15:48 New York, before the 15:50 cutoff
+    with run_gateway_thread(GatewayConfig(port=0, seed=7, speed=20.0, sim_start=start)) as gw:
+        t = make_transport(gw)
+        try:
+            t.submit_order(req("t10:QQQ:s0:a0", "QQQ", Side.BUY, 100, None, OrderType.MOC))
+            assert wait_until(t.clock, lambda: t.get_order_status("t10:QQQ:s0:a0").status is S.SUBMITTED, seconds=30)
+            assert wait_until(t.clock, lambda: gw.server_time() > datetime(2026, 11, 24, 20, 50, 30, tzinfo=UTC))
+            t.cancel_order("t10:QQQ:s0:a0")
+            assert wait_until(t.clock, lambda: t.get_order_status("t10:QQQ:s0:a0").status is S.SUBMITTED, seconds=30)
+            u = t.get_order_status("t10:QQQ:s0:a0")
+            assert u.reason is not None and ("10148" in u.reason or "161" in u.reason)
+            assert [o.order_ref for o in gw.open_orders()] == ["t10:QQQ:s0:a0"]  # it still works at IB
+        finally:
+            t.close()

@@ -34,6 +34,7 @@ from enum import StrEnum
 __all__ = [
     "BrokerDisconnected",
     "BrokerError",
+    "BrokerProtocolError",
     "BrokerRejected",
     "BrokerTimeout",
     "BrokerTransientError",
@@ -259,6 +260,19 @@ class LedgerConflict(LedgerError):
 
 class BrokerError(ExecutionError):
     """Anything the broker transport reports as a failure."""
+
+
+class BrokerProtocolError(BrokerError):
+    """A broker report that breaks an order invariant (cumulative filled above
+    the order quantity, filled going back, a non-finite or non-positive fill
+    price). ``rule`` names the invariant; the report is never turned into a
+    fill beyond the order quantity."""
+
+    def __init__(self, client_order_id: str, rule: str, detail: str) -> None:
+        self.client_order_id = client_order_id
+        self.rule = rule
+        self.detail = detail
+        super().__init__(f"order {client_order_id}: broker broke {rule}: {detail}")
 
 
 class BrokerTransientError(BrokerError):

@@ -12,6 +12,7 @@ the public API and the poll loop.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from typing import TypeVar
@@ -20,6 +21,7 @@ from lib.brokers.base import BrokerTransport, OrderUpdate
 from lib.clock import Clock
 from lib.errors import (
     BrokerError,
+    BrokerProtocolError,
     BrokerRejected,
     BrokerTransientError,
     RiskBlocked,
@@ -37,11 +39,13 @@ from lib.orders.states import (
     transition,
 )
 from lib.orders.tracking import TrackedOrder
+from lib.orders.vetting import OVERFILL, vet_update
 from lib.types import Fill, MarketDataSnapshot, OrderPlan, OrderTicket
 
 __all__ = ["OrderCommands"]
 
 T = TypeVar("T")
+_log = logging.getLogger(__name__)
 
 _EPS = 1e-6  # seconds / price tolerance
 
@@ -70,6 +74,7 @@ class OrderCommands:
     _gate: OrderGate | None
     _pacer: MessagePacer | None
     events: list[OrderEvent]
+    protocol_errors: list[BrokerProtocolError]
 
     def _timers(self, rec: TrackedOrder, now_ts: float) -> bool:
         if rec.ttl_due(now_ts):
@@ -180,10 +185,10 @@ class OrderCommands:
     def _apply(self, rec: TrackedOrder, update: OrderUpdate) -> bool:
         """Fold one broker update into the ticket. True if anything changed."""
         ticket = rec.ticket
-        if update.filled_quantity < ticket.filled_quantity:
-            detail = f"filled went back {ticket.filled_quantity}->{update.filled_quantity}"
-            self._event(rec, OrderEventKind.BROKER_ERROR, detail=f"{detail}; update ignored")
-            return False  # stale; the next poll brings the truth
+        vetted = self._vet(rec, update)
+        if vetted is None:
+            return False  # refused; the next poll brings the truth
+        update = vetted
         fill = self._take_fill(rec, update)
         target = rec.implied_state(update)
         changed = fill is not None
@@ -197,6 +202,25 @@ class OrderCommands:
         if rec.state in TERMINAL:
             self._finalize(rec)
         return changed
+
+    def _vet(self, rec: TrackedOrder, update: OrderUpdate) -> OrderUpdate | None:
+        """The update to fold (an overfill capped at the order quantity) or None
+        when it is refused; a broken invariant is recorded once per distinct
+        report as a :class:`BrokerProtocolError` and a ``protocol_error`` event."""
+        vetted, error = vet_update(rec.ticket, update)
+        if error is not None and error.detail != rec.protocol_note:
+            rec.protocol_note = error.detail
+            self.protocol_errors.append(error)
+            self._event(
+                rec,
+                OrderEventKind.PROTOCOL_ERROR,
+                quantity=update.filled_quantity,
+                price=update.avg_fill_price,
+                detail=f"{error.rule}: {error.detail}",
+            )
+            if error.rule == OVERFILL:
+                _log.error("broker overfill: %s", error)
+        return vetted
 
     def _take_fill(self, rec: TrackedOrder, update: OrderUpdate) -> Fill | None:
         exec_id = self._id_factory(rec.client_order_id, update.filled_quantity)
@@ -232,7 +256,8 @@ class OrderCommands:
             except BrokerError as exc:
                 self._event(rec, OrderEventKind.CLEANUP, detail=f"cleanup cancel failed: {exc}")
                 continue
-            fill = self._take_fill(rec, update)
+            vetted = self._vet(rec, update)
+            fill = self._take_fill(rec, vetted) if vetted is not None else None
             if fill is not None and self._on_fill is not None:
                 self._on_fill(rec.ticket, fill)
             if update.is_terminal:

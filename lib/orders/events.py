@@ -26,6 +26,7 @@ class OrderEventKind(StrEnum):
     STATE_CHANGED = "state_changed"
     FILL = "fill"
     BROKER_ERROR = "broker_error"  # an error absorbed (retried, refused replace, ...)
+    PROTOCOL_ERROR = "protocol_error"  # a broker report breaking an invariant (overfill, ...)
     CLEANUP = "cleanup"  # best-effort cancel of a FAILED order at the broker
     RISK_BLOCKED = "risk_blocked"  # a replace the pre-send gate refused (nothing sent)
 

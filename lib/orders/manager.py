@@ -152,6 +152,7 @@ class OrderManager(OrderCommands):
         self.blocked: dict[str, str] = {}  # client order id -> why the gate refused it
         self.closed = False
         self.events: list[OrderEvent] = []
+        self.protocol_errors = []  # BrokerProtocolError: broker reports refused or capped
 
     # ------------------------------------------------------------------ views
     @property

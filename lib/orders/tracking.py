@@ -29,7 +29,8 @@ class TrackedOrder:
     last (re)submission (submit or modify). attempt: ladder rungs consumed (a
     rung equal to the working price is consumed without a message).
     replace_price: the limit of an unacknowledged modify. misses: consecutive
-    polls the broker omitted this id.
+    polls the broker omitted this id. protocol_note: detail of the last
+    broker protocol error recorded for it (so a repeated report alerts once).
     """
 
     ticket: OrderTicket
@@ -43,6 +44,7 @@ class TrackedOrder:
     replace_price: float | None = None
     last_status: BrokerOrderStatus | None = None
     misses: int = 0
+    protocol_note: str | None = None  # the last broken invariant recorded (once each)
 
     @property
     def client_order_id(self) -> str:

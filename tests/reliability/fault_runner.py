@@ -404,7 +404,7 @@ def run_cell(phase: str, fault: str, base: Path, template: Path, capture: Captur
         return {**res, "outcome": "n/a", "reason": NOT_APPLICABLE[(phase, fault)]}
     cell = _new_cell(base, template, rid)
     clear_runtimes()
-    refused_before = len(capture.refused)
+    refused_before, received_before = len(capture.refused), len(capture.received)
     injector = Injector(fault, phase, cell, capture)
     if fault == "kill9":
         reached, first = _kill_child(rid, cell, phase, capture.url)
@@ -421,6 +421,7 @@ def run_cell(phase: str, fault: str, base: Path, template: Path, capture: Captur
     if not reached:
         return {**res, "outcome": "defect", "failed": {"phase_reached": "the phase was never reached"}}
     lost = capture.refused[refused_before:]
+    during = capture.received[received_before:]  # delivered while the fault run lasted
     alerts_before = len([m for m in capture.for_rid(rid) if m.get("type") in ("warning", "failure")])
     _clear_broker_faults(cell)
     clear_runtimes()
@@ -440,7 +441,7 @@ def run_cell(phase: str, fault: str, base: Path, template: Path, capture: Captur
         failed["failure_alerted"] = f"fault run {first!r}: no warning/failure alert for {rid}"
     if lost and clean:
         titles = [m.get("title") for m in lost]
-        delivered = {m.get("title") for m in capture.for_rid(rid)}
+        delivered = {m.get("title") for m in during}
         if not any(t in delivered for t in titles):
             failed["failure_alerted"] = (f"{len(lost)} alert(s) refused (HTTP 500): {titles}; "
                                          "the run ended Completed, never retried or reported")

@@ -34,23 +34,22 @@ the broker.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
 
 from lib.brokers.base import BrokerTransport
 from lib.clock import Clock
 from lib.config import ExecutionConfig
 from lib.errors import RiskBlocked
-from lib.fx import FxTable
+from lib.execution_result import execution_result
 from lib.instruments import InstrumentRegistry
+from lib.journal import NullJournal, OrderJournal
 from lib.order_risk import KillSwitchGate
 from lib.orders.events import OrderEvent, OrderEventKind
 from lib.orders.gate import MessagePacer
 from lib.orders.manager import OrderManager
 from lib.orders.parent import SliceExecutor
 from lib.orders.requests import Repricer, ladder_repricer
-from lib.orders.states import OrderState
 from lib.pair import PairExecutor, PairResult
 from lib.policy import ExecutionPolicy
 from lib.reconcile import (
@@ -61,16 +60,13 @@ from lib.reconcile import (
     parse_client_order_id,
     reconcile,
 )
-from lib.risk import KillSwitch, RiskBlock, base_rate
-from lib.slippage import compute_slippage_bps
+from lib.risk import KillSwitch, RiskBlock
 from lib.types import (
     ExecutionResult,
-    Fill,
     MarketDataSnapshot,
     OrderPlan,
     OrderTicket,
     PairGroup,
-    Side,
 )
 
 __all__ = [
@@ -87,44 +83,6 @@ __all__ = [
 
 #: Named points where ``checkpoint`` is called (a seam for crash tests and tracing).
 CHECKPOINTS = ("before_submit", "after_submit", "mid_fills", "after_fills")
-
-
-class OrderJournal(Protocol):
-    """What supervision writes (LedgerRepository implements it)."""
-
-    def record_order(
-        self,
-        client_order_id: str,
-        *,
-        rebalance_id: str,
-        intent_id: str,
-        symbol: str,
-        side: Side,
-        quantity: int,
-        order_type: str,
-        limit_price: float | None,
-        mode: str | None = None,
-        parent_id: str | None = None,
-        slice_index: int = 0,
-        attempt: int = 0,
-    ) -> object: ...
-
-    def record_order_events(self, events: Iterable[OrderEvent]) -> int: ...
-
-    def record_fill(self, fill: Fill) -> bool: ...
-
-
-class NullJournal:
-    """Journal that keeps nothing (dry runs, benchmarks)."""
-
-    def record_order(self, client_order_id: str, **kwargs: Any) -> object:
-        return None
-
-    def record_order_events(self, events: Iterable[OrderEvent]) -> int:
-        return 0
-
-    def record_fill(self, fill: Fill) -> bool:
-        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,7 +320,7 @@ def supervise(
             jr.record_fill(f)
     fx = getattr(gate, "fx", None)  # notionals in the base currency
     results = tuple(
-        _result(plan, executions, manager, rebalance_id, clock, instruments, fx) for plan in plans
+        execution_result(plan, executions, manager, rebalance_id, clock, instruments, fx) for plan in plans
     )
     return SupervisionReport(
         rebalance_id=rebalance_id,
@@ -396,58 +354,3 @@ def _pair_route(
         groups.append(replace(group, group_id=gid, legs=legs))
         paired[gid] = [p for p in plans if p is not None]
     return paired, groups
-
-
-def _result(
-    plan: OrderPlan,
-    executions: Sequence[Fill],
-    manager: OrderManager,
-    rebalance_id: str,
-    clock: Clock,
-    instruments: InstrumentRegistry | None,
-    fx: FxTable | None = None,
-) -> ExecutionResult:
-    """One plan's outcome over every run, from the broker's executions;
-    ``notional`` in the base currency (0 when the currency has no rate)."""
-    key = intent_key(rebalance_id, plan.intent.intent_id)
-    mine = [
-        f for f in executions
-        if (p := parse_client_order_id(rebalance_id, f.client_order_id)) and p[0] == key
-    ]
-    tickets = [t for t in manager.tickets if t.plan.intent.intent_id == key]
-    filled = sum(f.quantity for f in mine)
-    avg = sum(f.price * f.quantity for f in mine) / filled if filled else None
-    stamps = [t.submitted_at for t in tickets if t.submitted_at] + [f.ts for f in mine]
-    started = min(stamps, default=plan.created_at or clock.now())
-    ends = [t.last_update for t in tickets if t.last_update] + [f.ts for f in mine]
-    finished = max(ends, default=started)
-    inst = instruments[plan.symbol] if instruments and plan.symbol in instruments else None
-    multiplier = inst.multiplier if inst is not None else 1.0
-    rate = base_rate(fx, inst.currency)[0] if inst is not None else 1.0
-    if filled >= plan.quantity:
-        status = "filled"
-    elif filled > 0:
-        status = "partial"
-    elif tickets and all(t.state == OrderState.REJECTED for t in tickets):
-        status = "rejected"
-    else:
-        status = "unfilled"
-    return ExecutionResult(
-        intent_id=plan.intent.intent_id,
-        symbol=plan.symbol,
-        side=plan.side,
-        requested_quantity=plan.quantity,
-        filled_quantity=filled,
-        avg_price=avg,
-        arrival_mid=plan.arrival_mid,
-        slippage_bps=compute_slippage_bps(plan.side, avg, plan.arrival_mid) if avg else None,
-        status=status,
-        mode=plan.mode,
-        replace_count=sum(t.replace_count for t in tickets),
-        commission=sum(f.commission for f in mine),
-        started_at=started,
-        finished_at=finished,
-        messages=sum(t.messages for t in tickets),
-        asset_class=plan.intent.asset_class,
-        notional=abs((avg or 0.0) * filled * multiplier) * (rate or 0.0),
-    )

@@ -81,7 +81,7 @@ def test_deploy_trigger_and_worker_run(server: dict[str, str], tmp_path: Path) -
     api = env["PREFECT_API_URL"]
     deployments = httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()
     by_name = {d["name"]: d for d in deployments}
-    assert set(by_name) == {"us-open", "us-close-auction", "eu-session"}
+    assert set(by_name) == {"us-open", "us-close-auction", "eu-session", "daily-summary", "ibkr-paper"}
     us_open = by_name["us-open"]
     assert us_open["enforce_parameter_schema"] is True
     assert us_open["global_concurrency_limit"]["limit"] == 1

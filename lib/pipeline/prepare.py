@@ -93,7 +93,9 @@ def prepare_trades(rt: Runtime) -> Prepared:
     symbols = sorted({s for b in books.values() for s in b} | _target_symbols(targets))
     prices = {s: _mid(rt.broker.get_market_data(s), s) for s in symbols}
     nav = rt.broker.get_account_nav()
-    trades = compute_trades(targets, books, prices, nav, rt.registry, rt.settings.execution, rid)
+    trades = compute_trades(
+        targets, books, prices, nav, rt.registry, rt.settings.execution, rid, fx=fx_table(rt)
+    )
     rt.ledger.record_intents(rid, trades.intents, kind="sleeve")
     return Prepared(rid, trades, prices, nav, created, rt.ledger_location)
 

@@ -4,7 +4,13 @@ For a sleeve with ``targets`` the trade is ``target - book`` per symbol, where
 a symbol held in the book but not listed is targeted to 0 (the targets are the
 sleeve's whole portfolio). Weights become quantities as::
 
-    quantity = trunc(weight * NAV / (price * multiplier))     # toward zero
+    quantity = trunc(weight * NAV / (price * multiplier * rate))     # toward zero
+
+where NAV is in the base currency (USD), price is in the instrument's own
+currency and ``rate`` is base units per one unit of that currency (from the
+:class:`lib.fx.FxTable`; 1 for the base currency). A weight target whose
+currency has no usable rate (unknown or stale) raises
+:class:`lib.errors.FxUnavailable` naming every such target: nothing is sent.
 
 Diffs whose notional ``|diff| * price * multiplier`` is below
 ``rebalance_drift_threshold_pct * NAV`` are skipped and reported as
@@ -14,9 +20,10 @@ a non-zero diff trades, so a drift skip never breaks a pair. A pair left with
 fewer than two legs to trade is reported as :class:`DissolvedPair` and its
 remaining leg trades on its own.
 
-Limitation (FX): every notional is treated as USD. A EUR future (FESX) is
-sized and drift-measured as if its price were in dollars; prices for such
-instruments should be passed already converted if that matters.
+Drift notionals are converted to the base currency the same way; a diff
+whose currency has no rate cannot be measured and is never skipped on drift
+(pre-trade risk blocks it with the FX reason). Without an FxTable only the
+base currency has a rate.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lib.config import ExecutionConfig
-from lib.errors import InputError, MarketDataRejected, RejectReason
+from lib.errors import FxUnavailable, InputError, MarketDataRejected, RejectReason
+from lib.fx import BASE_CURRENCY, FxTable
 from lib.instruments import InstrumentRegistry
 from lib.targets.models import SleeveRequest, TargetsFile
 from lib.types import OrderIntent, PairGroup, Side
@@ -46,7 +54,7 @@ BELOW_DRIFT_THRESHOLD = "below_drift_threshold"
 @dataclass(frozen=True, slots=True)
 class SkippedTrade:
     """A target diff not traded. ``quantity`` is the absolute diff in
-    shares/contracts; notionals in USD (see the FX limitation)."""
+    shares/contracts; notionals in the base currency (USD)."""
 
     sleeve: str
     symbol: str
@@ -120,6 +128,15 @@ def _price(symbol: str, prices: Mapping[str, float], why: str) -> float:
     return price
 
 
+def _rate(fx: FxTable | None, currency: str) -> tuple[float | None, str]:
+    """(base units per unit of ``currency``, "") or (None, why there is none)."""
+    if fx is not None:
+        return fx.try_rate(currency)
+    if currency == BASE_CURRENCY:
+        return 1.0, ""
+    return None, f"no FX table: only {BASE_CURRENCY} has a rate"
+
+
 def _sleeve_candidates(
     sleeve: str,
     request: SleeveRequest,
@@ -127,6 +144,8 @@ def _sleeve_candidates(
     prices: Mapping[str, float],
     nav: float,
     registry: InstrumentRegistry,
+    fx: FxTable | None,
+    fx_problems: list[tuple[str, str]],
 ) -> list[_Candidate]:
     if request.trades is not None:
         return [
@@ -153,7 +172,11 @@ def _sleeve_candidates(
                 continue
             inst = registry[symbol]
             price = _price(symbol, prices, "to convert a target weight")
-            wanted[symbol] = weight_to_quantity(w, nav, price, inst.multiplier)
+            rate, why = _rate(fx, inst.currency)
+            if rate is None:
+                fx_problems.append((inst.currency, f"weight target {sleeve}/{symbol}: {why}"))
+                continue
+            wanted[symbol] = weight_to_quantity(w, nav, price * rate, inst.multiplier)
     # Held but not listed: the targets are the whole sleeve, so close it.
     for symbol in sorted(s for s, q in book.items() if q != 0 and s not in wanted):
         wanted[symbol] = 0
@@ -165,9 +188,9 @@ def _sleeve_candidates(
             continue  # nothing to do is not a skip
         inst = registry[symbol]
         price = _price(symbol, prices, "to measure drift against the threshold")
-        out.append(
-            _Candidate(sleeve, symbol, diff, current, target, inst.notional(price, diff), True)
-        )
+        rate, _ = _rate(fx, inst.currency)
+        notional = inst.notional(price, diff) * rate if rate is not None else math.inf
+        out.append(_Candidate(sleeve, symbol, diff, current, target, notional, True))
     return out
 
 
@@ -179,12 +202,16 @@ def compute_trades(
     registry: InstrumentRegistry,
     config: ExecutionConfig,
     rebalance_id: str,
+    fx: FxTable | None = None,
 ) -> TradeList:
     """Turn validated targets into :class:`OrderIntent` objects.
 
     sleeve_books: sleeve -> symbol -> current signed quantity (missing = flat).
-    prices: symbol -> reference price (quote currency, treated as USD).
-    nav: portfolio NAV in USD (used for weights and the drift threshold).
+    prices: symbol -> reference price (the instrument's own currency).
+    nav: portfolio NAV in the base currency (USD; weights and drift threshold).
+    fx: converts instrument currencies to the base currency (None: only the
+    base currency has a rate). A weight target without a usable rate raises
+    FxUnavailable naming every such target.
     intent ids are ``f"{rebalance_id}:{sleeve}:{symbol}"`` (deterministic, so
     a rerun of the same rebalance yields the same ids).
     """
@@ -199,9 +226,18 @@ def compute_trades(
     threshold_usd = config.rebalance_drift_threshold_pct * nav if uses_targets else 0.0
 
     candidates: list[_Candidate] = []
+    fx_problems: list[tuple[str, str]] = []
     for sleeve, request in targets.iter_requests():
         book = sleeve_books.get(sleeve, {})
-        candidates.extend(_sleeve_candidates(sleeve, request, book, prices, nav, registry))
+        candidates.extend(
+            _sleeve_candidates(sleeve, request, book, prices, nav, registry, fx, fx_problems)
+        )
+    if fx_problems:
+        raise FxUnavailable(
+            fx_problems[0][0],
+            fx.base if fx is not None else BASE_CURRENCY,
+            f"{targets.source}: " + "; ".join(why for _, why in fx_problems),
+        )
 
     def below(c: _Candidate) -> bool:
         return c.from_targets and c.notional_usd < threshold_usd

@@ -50,6 +50,7 @@ from lib.orders.gate import MessagePacer
 from lib.orders.manager import OrderManager
 from lib.orders.parent import SliceExecutor
 from lib.orders.requests import Repricer, ladder_repricer
+from lib.orders.vetting import OVERFILL
 from lib.pair import PairExecutor, PairResult
 from lib.policy import ExecutionPolicy
 from lib.reconcile import (
@@ -71,6 +72,7 @@ from lib.types import (
 
 __all__ = [
     "CHECKPOINTS",
+    "OVERFILL_CONTROL",
     "NullJournal",
     "OrderJournal",
     "Reconciliation",
@@ -83,6 +85,9 @@ __all__ = [
 
 #: Named points where ``checkpoint`` is called (a seam for crash tests and tracing).
 CHECKPOINTS = ("before_submit", "after_submit", "mid_fills", "after_fills")
+
+#: Control of the block reported for a broker overfill (lib.orders.vetting).
+OVERFILL_CONTROL = "broker_overfill"
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,9 +337,23 @@ def supervise(
         tickets=tuple(manager.tickets),
         pairs=tuple(pair_ex.results()) if pair_ex else (),
         blocks=tuple(  # under the original intent ids (the gate saw the re-keyed ones)
-            replace(b, intent_id=keys.get(b.intent_id, b.intent_id)) for b in gate.blocks
-        ) if gate is not None else (),
+            replace(b, intent_id=keys.get(b.intent_id, b.intent_id))
+            for b in (gate.blocks if gate is not None else ())
+        ) + _overfill_blocks(manager, keys),
     )
+
+
+def _overfill_blocks(manager: OrderManager, keys: Mapping[str, str]) -> tuple[RiskBlock, ...]:
+    """One ``broker_overfill`` block per order the broker overfilled (the
+    excess was never booked): reported, recorded and alerted like a block."""
+    out: list[RiskBlock] = []
+    for err in manager.protocol_errors:
+        if err.rule != OVERFILL:
+            continue
+        ticket = manager.ticket(err.client_order_id)
+        iid = ticket.plan.intent.intent_id
+        out.append(RiskBlock(OVERFILL_CONTROL, ticket.symbol, keys.get(iid, iid), str(err)))
+    return tuple(out)
 
 
 def _pair_route(

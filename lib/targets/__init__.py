@@ -47,7 +47,7 @@ and the column; YAML -> the item path with 0-based indices and its line, e.g.
 
 Target semantics: targets are the sleeve's whole portfolio (a held symbol not
 listed is closed). :func:`compute_trades` turns a file into OrderIntents; see
-:mod:`lib.targets.trades` for weights, drift skipping and the FX limitation.
+:mod:`lib.targets.trades` for weights, drift skipping and FX to the base currency.
 """
 
 from lib.targets.loader import CSV_HEADERS, TARGET_SUFFIXES, load_targets

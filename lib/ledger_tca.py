@@ -186,7 +186,8 @@ def rebalance_tca(
             started_at=started,
         ))
     netting = ledger.netting_for_rebalance(rebalance_id)
-    saved_qty = sum(int(n.crossed_quantity) for n in netting)
+    # Units not sent: gross - |net| (both sides of a cross count, as lib.basket's qty_saved).
+    saved_qty = sum(int(n.gross_buy + n.gross_sell - abs(n.net_quantity)) for n in netting)
     saved_notional = sum(float(n.benefit_notional) for n in netting)
     by_ccy: dict[str, float] = {}
     comp_ccy: dict[str, dict[str, float]] = {}

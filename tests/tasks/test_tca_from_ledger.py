@@ -59,3 +59,17 @@ def test_unknown_currency_is_left_out_not_added(params: RebalanceParams) -> None
     tca = rebalance_tca(open_runtime(params).ledger, rt.registry, "task-test",
                         fx_rate=lambda c: (None, "no rate"))
     assert tca.shortfall_base == 0.0 and set(tca.unconverted) == set(tca.shortfall_by_currency)
+
+
+def test_history_loads_from_the_ledger(params: RebalanceParams) -> None:
+    from lib.history import load_history, rolling
+
+    rt, prepared, gate, netting, _, _, ctx, _, plans = _upto_plans(params)
+    report = steps.execute.fn(params, plans.plans, gate.pairs)
+    steps.analyse.fn(params, report.results, netting, ctx, prepared)
+    day = rt.ledger.get_rebalance("task-test").session_date  # type: ignore[union-attr]
+    rows, nets = load_history(rt.ledger, rt.registry, since=day, until=day)
+    assert {r.instrument for r in rows} == {p.symbol for p in plans.plans}
+    assert sum(n.saved_qty for n in nets) == netting.benefit.qty_saved
+    (total,) = [s for s in rolling(rows, nets, until=day, windows=(1,)) if s.dimension == "all"]
+    assert total.orders == len(plans.plans) and total.netting_saved_qty == netting.benefit.qty_saved

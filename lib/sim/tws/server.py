@@ -243,7 +243,10 @@ class GatewayServer:
         v = [("NetLiquidation", nav), ("TotalCashValue", broker.cash), ("BuyingPower", 4.0 * nav),
              ("AvailableFunds", nav), ("EquityWithLoanValue", nav), ("ExcessLiquidity", nav),
              ("GrossPositionValue", gross)]  # fmt: skip
-        return [("AccountType", "INDIVIDUAL", ""), *[(k, f"{x:.2f}", "USD") for k, x in v]]
+        # IB reports one ExchangeRate account value per currency (base = 1): the
+        # transport's FX source for non-USD instruments such as FESX.
+        rates = [("ExchangeRate", f"{r:.6f}", ccy) for ccy, r in sorted(broker.config.fx_to_base.items())]
+        return [("AccountType", "INDIVIDUAL", ""), *[(k, f"{x:.2f}", "USD") for k, x in v], *rates]
 
     def filtered_executions(self, f: ExecFilter) -> list[GatewayExecution]:
         """Executions since midnight New York of today (IB's rule) matching the filter."""

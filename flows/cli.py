@@ -19,13 +19,14 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from flows import cmd_gateway
+from flows import cmd_gateway, cmd_history, cmd_report, cmd_show
 
 __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="afx", description="Execution stack command line")
+    p.add_argument("--version", action="version", version=f"afx {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the demo rebalance on the simulated broker")
     demo.add_argument("--verbose", action="store_true", help="show Prefect's INFO logs")
@@ -39,7 +40,18 @@ def _parser() -> argparse.ArgumentParser:
     rb.add_argument("--schedule-slug", default="manual")
     rb.add_argument("--verbose", action="store_true", help="show Prefect's INFO logs")
     cmd_gateway.add_parser(sub)
+    for cmd in (cmd_history, cmd_show, cmd_report):
+        cmd.add_parser(sub)
     return p
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("afx-execution")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _print_results(out: dict[str, Any]) -> None:
@@ -132,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "gateway":
         return cmd_gateway.run(args)
+    if args.command in ("history", "show", "report"):
+        return {"history": cmd_history, "show": cmd_show, "report": cmd_report}[args.command].run(args)
     if args.command == "demo":
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         rid = f"demo-{stamp}"

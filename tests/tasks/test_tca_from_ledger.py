@@ -73,3 +73,32 @@ def test_history_loads_from_the_ledger(params: RebalanceParams) -> None:
     assert sum(n.saved_qty for n in nets) == netting.benefit.qty_saved
     (total,) = [s for s in rolling(rows, nets, until=day, windows=(1,)) if s.dimension == "all"]
     assert total.orders == len(plans.plans) and total.netting_saved_qty == netting.benefit.qty_saved
+
+
+def test_cli_history_show_report_json(params: RebalanceParams,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from flows.cli import main
+
+    rt, prepared, gate, netting, _, _, ctx, _, plans = _upto_plans(params)
+    report = steps.execute.fn(params, plans.plans, gate.pairs)
+    steps.analyse.fn(params, report.results, netting, ctx, prepared)
+    day = rt.ledger.get_rebalance("task-test").session_date  # type: ignore[union-attr]
+    settings = ["--settings", params.settings]
+    assert main(["history", "--json", *settings]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["rebalance_id"] == "task-test" and row["orders"] > 0
+    assert main(["show", "task-test", "--json", *settings]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert len(shown["orders"]) == len(plans.plans)
+    assert main(["show", "nope", *settings]) == 2
+    capsys.readouterr()
+    assert main(["report", "--date", day.isoformat(), "--json", *settings]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["rebalances"] == ["task-test"] and rep["summary"]["orders"] == len(plans.plans)
+    assert main(["report", "--days", "5", "--until", day.isoformat(), "--by", "mode", *settings]) == 0
+    assert "by mode" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.startswith("afx ")

@@ -59,8 +59,24 @@ def alert_failure(flow: Any, flow_run: Any, state: Any) -> None:
     Notifier.from_env().send(message)
 
 
+def run_name() -> str:
+    """Flow-run name: the rebalance id when given, else "<schedule>-<targets file>"
+    (the default id is only known once the runtime computes it)."""
+    from prefect.runtime import flow_run
+
+    p = (flow_run.parameters or {}).get("params") or {}
+    if not isinstance(p, dict):
+        p = p.model_dump() if hasattr(p, "model_dump") else {}
+    rid = p.get("rebalance_id")
+    if rid:
+        return str(rid)
+    stem = str(p.get("targets", "rebalance")).rsplit("/", 1)[-1].split(".", 1)[0]
+    return f"{p.get('schedule_slug', 'manual')}-{stem}"
+
+
 @flow(
     name="rebalance",
+    flow_run_name=run_name,
     log_prints=True,
     validate_parameters=True,
     on_failure=[alert_failure],

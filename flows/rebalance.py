@@ -20,6 +20,7 @@ from flows.report import dry_run_markdown, run_markdown, summary_dict
 from lib.notify import Notifier, failure_message
 from lib.params import RebalanceParams
 from lib.pipeline.outcome import COMPLETED, RunOutcome, run_outcome
+from lib.pipeline.report import undelivered_alerts
 from tasks import steps
 from tasks.progress import artifact_key
 
@@ -106,11 +107,12 @@ def rebalance(params: RebalanceParams) -> dict[str, Any]:
     blocks = [*blocks, *report.blocks]  # the kill switch / risk gate during supervision
     allocation = steps.allocate(params, netting, pair_legs, report, prepared)
     run = steps.analyse(params, report.results, netting, ctx, prepared)
-    steps.send_alerts(params, run, blocks)
+    alerts = steps.send_alerts(params, run, blocks, dict(planset.rejected))
     steps.export_metrics(params, report.results, planset.plans, netting, blocks,
                           dict(planset.reject_reasons))
     create_markdown_artifact(run_markdown(prepared, gate, netting, planset, blocks, report, run), key=key)
     out = summary_dict(prepared, gate, netting, planset, blocks, report, allocation)
     return final_state(out, run_outcome(
         intents=len(to_trade), plans=len(planset.plans), blocks=blocks,
-        rejected=len(planset.rejected), deferred=len(gate.deferred), results=report.results))
+        rejected=len(planset.rejected), deferred=len(gate.deferred), results=report.results,
+        undelivered=undelivered_alerts(alerts)))

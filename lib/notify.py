@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -282,13 +282,23 @@ class Notifier:
     def __repr__(self) -> str:
         return f"Notifier(destinations={list(self.destinations)!r})"
 
-    def notify(self, title: str, body: str, level: NotifyLevel = NotifyLevel.INFO) -> NotifyResult:
-        """Send to every destination; never raises (see module docstring)."""
+    def notify(
+        self,
+        title: str,
+        body: str,
+        level: NotifyLevel = NotifyLevel.INFO,
+        *,
+        only: Collection[str] | None = None,
+    ) -> NotifyResult:
+        """Send to every destination (or to those whose masked name is in
+        ``only``, e.g. a retry of the ones that failed); never raises (see
+        module docstring)."""
         if not self._targets:
             log.log(_LOG_LEVEL[level], "alert (no destinations, log only): %s\n%s", title, body)
             return NotifyResult(sent=False, destinations=(), reason="no destinations")
         failed: list[str] = []
-        for name, target in self._targets:
+        targets = [(n, t) for n, t in self._targets if only is None or n in only]
+        for name, target in targets:
             try:
                 ok = _delivered(
                     target.notify(
@@ -307,29 +317,36 @@ class Notifier:
                 failed.append(name)
         if failed:
             log.warning("alert %r not delivered to %s", title, ", ".join(failed))
-        reason = f"{len(failed)} of {len(self._targets)} destinations failed" if failed else ""
+        reason = f"{len(failed)} of {len(targets)} destinations failed" if failed else ""
         return NotifyResult(
-            sent=not failed, destinations=self.destinations, failed=tuple(failed), reason=reason
+            sent=not failed,
+            destinations=tuple(n for n, _ in targets),
+            failed=tuple(failed),
+            reason=reason,
         )
 
-    def send(self, message: Message) -> NotifyResult:
-        return self.notify(message.title, message.body, message.level)
+    def send(self, message: Message, *, only: Collection[str] | None = None) -> NotifyResult:
+        return self.notify(message.title, message.body, message.level, only=only)
 
 
 def rebalance_summary_message(
-    rebalance_id: str, summary: DailySummary, *, blocked: int = 0
+    rebalance_id: str, summary: DailySummary, *, blocked: int = 0, rejected: int = 0
 ) -> Message:
     """The execution summary of a rebalance; the title and level say what
-    happened. ``blocked``: orders that risk or policy blocks kept from the broker.
+    happened. ``blocked``: orders that risk or policy blocks kept from the broker;
+    ``rejected``: intents that got no plan for another reason (e.g. stale or
+    crossed quotes), not counted in ``blocked``.
 
-    - nothing blocked or incomplete: ``complete``, SUCCESS;
-    - something blocked or incomplete but some fills: ``N blocked, M incomplete``,
-      WARNING;
-    - something blocked or asked for and no fill at all: ``nothing executed (...)``,
-      FAILURE.
+    - nothing blocked, rejected or incomplete: ``complete``, SUCCESS;
+    - something blocked, rejected or incomplete but some fills:
+      ``N blocked, R rejected, M incomplete``, WARNING;
+    - something blocked, rejected or asked for and no fill at all:
+      ``nothing executed (...)``, FAILURE.
     """
     incomplete = summary.orders_partial + summary.orders_unfilled
     parts = [f"{blocked} blocked"] if blocked else []
+    if rejected:
+        parts.append(f"{rejected} rejected")
     if incomplete:
         parts.append(f"{incomplete} incomplete")
     if not parts:
@@ -341,6 +358,8 @@ def rebalance_summary_message(
     body = format_summary(summary, title="Execution")
     if blocked:
         body += f"\nBlocked before the broker: {blocked} order(s) (see the risk block alerts)"
+    if rejected:
+        body += f"\nRejected before the broker (no plan): {rejected} intent(s)"
     return Message(title=f"Rebalance {rebalance_id}: {status}", body=body, level=level)
 
 

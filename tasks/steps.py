@@ -8,7 +8,7 @@ reconciliation, not in Prefect's cache (see ../docs/ARCHITECTURE.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from prefect.context import FlowRunContext
 from lib import pipeline
 from lib.basket import NettingResult
 from lib.errors import BrokerTransientError
+from lib.notify import NotifyResult
 from lib.params import RebalanceParams
 from lib.risk import RiskBlock, RiskReport
 from lib.runtime import open_runtime
@@ -148,9 +149,13 @@ def analyse(
 
 @task(name="send-alerts", **_STEP)
 def send_alerts(
-    params: RebalanceParams, run: pipeline.RunSummary, blocks: Sequence[RiskBlock]
-) -> list[bool]:
-    return [r.sent for r in pipeline.send_alerts(open_runtime(params), run, blocks)]
+    params: RebalanceParams,
+    run: pipeline.RunSummary,
+    blocks: Sequence[RiskBlock],
+    rejected: Mapping[str, str] | None = None,
+) -> list[NotifyResult]:
+    """One result per alert; ``failed`` names destinations that refused it after retries."""
+    return list(pipeline.send_alerts(open_runtime(params), run, blocks, rejected=rejected))
 
 
 @task(name="export-metrics", **_STEP)

@@ -22,7 +22,7 @@ from lib.pipeline.prepare import (
     pre_trade_risk,
     prepare_trades,
 )
-from lib.pipeline.report import RunSummary, analyse, export_metrics, send_alerts
+from lib.pipeline.report import RunSummary, analyse, export_metrics, send_alerts, undelivered_alerts
 
 __all__ = [
     "AllocationReport",
@@ -45,4 +45,5 @@ __all__ = [
     "prepare_trades",
     "run_outcome",
     "send_alerts",
+    "undelivered_alerts",
 ]

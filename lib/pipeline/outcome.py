@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from lib.risk import RiskBlock
 from lib.types import ExecutionResult
 
-__all__ = ["BLOCKED", "COMPLETED", "PARTIAL", "RunOutcome", "run_outcome"]
+__all__ = ["ALERTS_UNDELIVERED", "BLOCKED", "COMPLETED", "PARTIAL", "RunOutcome", "run_outcome"]
 
 COMPLETED = "Completed"
+#: Every order done but some alert was refused by its destination (retries spent).
+ALERTS_UNDELIVERED = "AlertsUndelivered"
 PARTIAL = "Partial"
 BLOCKED = "Blocked"
 
@@ -40,10 +42,28 @@ def run_outcome(
     rejected: int = 0,
     deferred: int = 0,
     results: Sequence[ExecutionResult] | None = None,
+    undelivered: int = 0,
 ) -> RunOutcome:
     """Classify a run. ``intents``: orders considered after netting (pair legs
     included); ``plans``: how many got a plan; ``blocks``: every risk block,
-    supervision's included; ``results``: None for a dry run."""
+    supervision's included; ``results``: None for a dry run; ``undelivered``:
+    alerts a destination refused to the end (noted; never fails the run)."""
+    out = _classify(intents, plans, blocks, rejected, deferred, results)
+    if not undelivered:
+        return out
+    note = f"; {undelivered} alert(s) NOT DELIVERED (see the log)"
+    name = ALERTS_UNDELIVERED if out.name == COMPLETED else out.name
+    return RunOutcome(name, out.failed, out.message + note)
+
+
+def _classify(
+    intents: int,
+    plans: int,
+    blocks: Sequence[RiskBlock],
+    rejected: int,
+    deferred: int,
+    results: Sequence[ExecutionResult] | None,
+) -> RunOutcome:
     blocked = len({b.intent_id for b in blocks})
     controls = sorted({b.control for b in blocks})
     filled_any = any(r.filled_quantity > 0 for r in results or ())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,8 +23,8 @@ from lib.metrics import (
     record_run,
 )
 from lib.notify import (
+    Message,
     Notifier,
-    NotifyLevel,
     NotifyResult,
     rebalance_summary_message,
     risk_block_message,
@@ -36,8 +37,16 @@ from lib.store import SampleRecord
 from lib.types import ExecutionResult, MarketDataSnapshot, OrderPlan
 
 __all__ = [
-    "ENV_PUSHGATEWAY", "METRICS_TEXTFILES_KEPT", "RunSummary", "analyse", "export_metrics", "send_alerts",
+    "ALERT_RETRY_SECONDS", "ENV_PUSHGATEWAY", "METRICS_TEXTFILES_KEPT", "RunSummary", "analyse",
+    "export_metrics", "send_alerts", "undelivered_alerts",
 ]
+
+log = logging.getLogger(__name__)
+
+#: Waits (seconds on the runtime's clock) before each retry of an alert some
+#: destination refused: two retries, then the failure is logged at ERROR and
+#: counted in the run's outcome (see undelivered_alerts); trades never fail for it.
+ALERT_RETRY_SECONDS = (2.0, 8.0)
 
 #: host:port of a Prometheus Pushgateway; unset = write var/metrics/<id>.prom instead.
 ENV_PUSHGATEWAY = "EXEC_PUSHGATEWAY"
@@ -124,9 +133,16 @@ def analyse(
 
 
 def send_alerts(
-    rt: Runtime, run: RunSummary, blocks: Sequence[RiskBlock], notifier: Notifier | None = None
+    rt: Runtime,
+    run: RunSummary,
+    blocks: Sequence[RiskBlock],
+    notifier: Notifier | None = None,
+    *,
+    rejected: Mapping[str, str] | None = None,
 ) -> tuple[NotifyResult, ...]:
-    """Risk blocks (one alert per control) and the run summary, through apprise."""
+    """Risk blocks (one alert per control) and the run summary, through apprise.
+    ``rejected``: intent id -> why it got no plan (make_plans' ``rejected``); those
+    not already among ``blocks`` make the summary a warning/failure too."""
     n = notifier or Notifier.from_env()
     out: list[NotifyResult] = []
     by_control: dict[str, list[RiskBlock]] = {}
@@ -134,12 +150,35 @@ def send_alerts(
         by_control.setdefault(b.control, []).append(b)
     for control, bs in by_control.items():
         detail = "\n".join(f"{b.symbol}: {b.detail}" for b in bs)
-        msg = risk_block_message(rt.rebalance_id, control, detail)
-        out.append(n.notify(msg.title, msg.body, NotifyLevel.WARNING))
+        out.append(_deliver(rt, n, risk_block_message(rt.rebalance_id, control, detail)))
     if run.summary is not None:
-        msg = rebalance_summary_message(rt.rebalance_id, run.summary, blocked=len(blocks))
-        out.append(n.send(msg))
+        not_blocked = set(rejected or {}) - {b.intent_id for b in blocks}
+        msg = rebalance_summary_message(
+            rt.rebalance_id, run.summary, blocked=len(blocks), rejected=len(not_blocked))
+        out.append(_deliver(rt, n, msg))
     return tuple(out)
+
+
+def _deliver(rt: Runtime, n: Notifier, msg: Message) -> NotifyResult:
+    """Send ``msg``; retry the destinations that refused it after each wait of
+    ALERT_RETRY_SECONDS; what still refuses is logged at ERROR."""
+    res = n.send(msg)
+    for wait in ALERT_RETRY_SECONDS:
+        if not res.failed:
+            break
+        rt.clock.sleep(wait)
+        again = n.send(msg, only=res.failed)
+        res = NotifyResult(sent=not again.failed, destinations=res.destinations,
+                           failed=again.failed, reason=again.reason)
+    if res.failed:
+        log.error("alert %r NOT DELIVERED to %s after %d attempts", msg.title,
+                  ", ".join(res.failed), 1 + len(ALERT_RETRY_SECONDS))
+    return res
+
+
+def undelivered_alerts(results: Sequence[NotifyResult]) -> int:
+    """How many alerts some destination refused to the end (for the run's outcome)."""
+    return sum(1 for r in results if r.failed)
 
 
 def export_metrics(

@@ -280,3 +280,20 @@ def test_partly_blocked_or_incomplete_run_is_a_warning() -> None:
     assert (done.title, done.level) == ("Rebalance r1: complete", NotifyLevel.SUCCESS)
     none = rebalance_summary_message("r1", _summary(orders=2, orders_unfilled=2))
     assert none.level is NotifyLevel.FAILURE and "nothing executed (2 incomplete)" in none.title
+
+
+def test_rejected_plans_make_the_summary_a_warning_or_failure() -> None:
+    # Before: intents with no plan (stale/crossed quotes) were not counted, so a
+    # Partial run's only alert was "Rebalance r1: complete", type success.
+    full = _summary(orders=2, orders_full=2, fills=2)
+    msg = rebalance_summary_message("r1", full, rejected=3)
+    assert (msg.title, msg.level) == ("Rebalance r1: 3 rejected", NotifyLevel.WARNING)
+    assert "Rejected before the broker (no plan): 3" in msg.body
+    both = rebalance_summary_message("r1", full, blocked=1, rejected=2)
+    assert both.title == "Rebalance r1: 1 blocked, 2 rejected"
+    none = rebalance_summary_message("r1", _summary(), rejected=6)
+    assert (none.title, none.level) == ("Rebalance r1: nothing executed (6 rejected)",
+                                        NotifyLevel.FAILURE)
+    with CaptureServer() as srv:
+        assert Notifier([srv.url()]).send(msg).sent
+        assert srv.requests[0].json()["type"] == "warning"

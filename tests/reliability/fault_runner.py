@@ -249,12 +249,13 @@ def run_flow(rid: str, cell: Path, fire: Callable[[str], None] | None = None) ->
         hook("analytics")
         run = P.analyse(rt, report.results, netting, ctx.snapshots, dict(prepared.prices))
         hook("alerts")
-        P.send_alerts(rt, run, blocks)
+        sent = P.send_alerts(rt, run, blocks, rejected=plans.rejected)
         P.export_metrics(rt, report.results, plans.plans, netting, blocks,
                          dict(plans.reject_reasons))
         outcome = P.run_outcome(
             intents=len(intents), plans=len(plans.plans), blocks=[*blocks, *report.blocks],
-            rejected=len(plans.rejected), deferred=len(gate.deferred), results=report.results)
+            rejected=len(plans.rejected), deferred=len(gate.deferred), results=report.results,
+            undelivered=P.undelivered_alerts(sent))
         if outcome.failed:  # Failed final state -> the flow's on_failure hook
             Notifier.from_env().send(failure_message(rid, "flow", outcome.message))
         return outcome.name
@@ -436,10 +437,13 @@ def run_cell(phase: str, fault: str, base: Path, template: Path, capture: Captur
     # The failure alerted: a run that did not end Completed sent a warning or
     # failure alert; a notification that could not be delivered was retried
     # or the run said so.
-    clean = first == "completed Completed"
+    # A run whose every order completed but whose alerts were refused after its
+    # retries ends AlertsUndelivered: it said so (its final state, ERROR log).
+    said_so = first == "completed AlertsUndelivered"
+    clean = first == "completed Completed" or said_so
     if not clean and alerts_before == 0:
         failed["failure_alerted"] = f"fault run {first!r}: no warning/failure alert for {rid}"
-    if lost and clean:
+    if lost and clean and not said_so:
         titles = [m.get("title") for m in lost]
         delivered = {m.get("title") for m in during}
         if not any(t in delivered for t in titles):

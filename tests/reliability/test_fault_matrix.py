@@ -45,13 +45,6 @@ INCOMPLETE: dict[tuple[str, str], str] = {
 
 NOT_ALERTED: dict[tuple[str, str], str] = {
     **{(p, "kill9"): _KILL_ALERT for p in PHASES},
-    **{(p, "bad_quotes"): (
-        "measured 2026-12-01: crossed/stale quotes from before market_context: some intents get "
-        "no plan and the run ends Partial, yet the only alert is the summary titled "
-        "'complete' with type success") for p in ("targets_loaded", "netted")},
-    ("alerts", "notify_down"): (
-        "measured 2026-12-01: the summary got HTTP 500 from the endpoint; the run ended "
-        "Completed, the alert was never retried nor the failed delivery reported"),
 }
 
 CELLS = [(p, f) for f in FAULTS for p in PHASES]

@@ -166,7 +166,8 @@ def test_allocate_analyse_alerts_metrics(params: RebalanceParams, tmp_path: Path
     assert rt.ledger.sleeve_positions("carry") == {"SPY": -1000, "TLT": 4000}
     run = steps.analyse.fn(params, report.results, netting, ctx)
     assert run.summary is not None and run.summary.orders == 6 and "task-test" in run.text
-    assert steps.send_alerts.fn(params, run, []) == [False]  # no destinations: log only
+    sent = steps.send_alerts.fn(params, run, [])
+    assert [(r.sent, r.failed) for r in sent] == [(False, ())]  # no destinations: log only
     out = steps.export_metrics.fn(params, report.results, plans.plans, netting, [], {})
     assert out.endswith(": ok")
     prom = (tmp_path / "var" / "metrics" / "task-test.prom").read_text()

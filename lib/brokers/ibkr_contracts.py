@@ -15,8 +15,9 @@ qualifies it (reqContractDetails) once per symbol per connection.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
+from lib.expiries import ROLL_DAYS, front_quarterly_expiry
 from lib.types import AssetClass, Instrument
 
 __all__ = ["ContractSpec", "contract_spec", "front_quarterly_month"]
@@ -25,7 +26,6 @@ __all__ = ["ContractSpec", "contract_spec", "front_quarterly_month"]
 IB_SYMBOLS: dict[str, str] = {"6E": "EUR", "6B": "GBP", "6J": "JPY", "6A": "AUD", "6C": "CAD", "FESX": "ESTX50"}
 #: Registry exchange -> IB primaryExchange for SMART-routed stocks and ETFs.
 PRIMARY_EXCHANGES: dict[str, str] = {"ARCA": "ARCA", "NASDAQ": "NASDAQ", "NYSE": "NYSE", "LSE": "LSEETF"}
-_QUARTERS = (3, 6, 9, 12)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,29 +43,10 @@ class ContractSpec:
     trading_class: str = ""
 
 
-def _third_weekday(year: int, month: int, weekday: int) -> date:
-    d = date(year, month, 1)
-    d += timedelta(days=(weekday - d.weekday()) % 7)
-    return d + timedelta(days=14)
-
-
-def front_quarterly_month(asset_class: AssetClass, today: date, roll_days: int = 8) -> str:
-    """``YYYYMM`` of the front quarterly contract on ``today``: equity index
-    futures expire the third Friday, FX futures two days before the third
-    Wednesday; a contract is rolled ``roll_days`` before its expiry."""
-    y, m = today.year, today.month
-    for _ in range(15):
-        if m in _QUARTERS:
-            if asset_class is AssetClass.FX_FUT:
-                expiry = _third_weekday(y, m, 2) - timedelta(days=2)
-            else:
-                expiry = _third_weekday(y, m, 4)
-            if expiry - timedelta(days=roll_days) > today:
-                return f"{y:04d}{m:02d}"
-        m += 1
-        if m > 12:
-            y, m = y + 1, 1
-    raise AssertionError("no quarterly expiry within a year")  # pragma: no cover
+def front_quarterly_month(asset_class: AssetClass, today: date, roll_days: int = ROLL_DAYS) -> str:
+    """``YYYYMM`` of the front quarterly contract on ``today`` (rule: lib.expiries)."""
+    expiry = front_quarterly_expiry(asset_class, today, roll_days)
+    return f"{expiry.year:04d}{expiry.month:02d}"
 
 
 def _multiplier(value: float) -> str:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
+from lib.expiries import front_quarterly_expiry
 from lib.instruments import InstrumentRegistry
 from lib.types import AssetClass, Instrument
 
@@ -64,28 +65,10 @@ class ContractQuery:
     trading_class: str = ""
 
 
-def _third_weekday(year: int, month: int, weekday: int) -> date:
-    d = date(year, month, 1)
-    d += timedelta(days=(weekday - d.weekday()) % 7)
-    return d + timedelta(days=14)
-
-
 def front_quarterly(inst: Instrument, today: date) -> date:
-    """Expiry of the front quarterly contract on ``today`` (equity index: third
-    Friday; FX: the Monday before the third Wednesday), rolled 8 days early."""
-    y, m = today.year, today.month
-    for _ in range(8):
-        if m in _MONTH_CODES:
-            if inst.asset_class is AssetClass.FX_FUT:
-                exp = _third_weekday(y, m, 2) - timedelta(days=2)
-            else:
-                exp = _third_weekday(y, m, 4)
-            if exp - timedelta(days=8) > today:
-                return exp
-        m += 1
-        if m > 12:
-            y, m = y + 1, 1
-    raise AssertionError("no quarterly expiry within two years")  # pragma: no cover
+    """Expiry of the front quarterly contract on ``today`` (rule: lib.expiries,
+    shared with the IBKR transport)."""
+    return front_quarterly_expiry(inst.asset_class, today)
 
 
 def _con_id(symbol: str) -> int:

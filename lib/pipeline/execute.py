@@ -26,7 +26,10 @@ __all__ = ["KILL_SWITCH_POLL_SECONDS", "AllocationReport", "allocate", "execute"
            "settle_ledger_orders"]
 
 #: How often (clock seconds) supervision asks the orchestrator's kill switch
-#: (a Prefect API call); the settings' file switch is asked every poll.
+#: (a Prefect API call) on the simulator, whose virtual seconds pass in
+#: milliseconds of wall time: 5 virtual s is well under a wall second, and
+#: asking every 1-s virtual poll would add one API call per poll. On a real
+#: broker (wall time) it is asked every poll. The file switch: every poll.
 KILL_SWITCH_POLL_SECONDS = 5.0
 
 
@@ -44,7 +47,8 @@ def execute(
 
     Every order sent passes the risk gate (children, hedges, replaces); the
     settings' kill-switch file is polled every cycle, ``kill_switch`` (the
-    orchestrator's, an API call) every KILL_SWITCH_POLL_SECONDS of clock time;
+    orchestrator's, an API call) every poll on a real broker and every
+    KILL_SWITCH_POLL_SECONDS of virtual time on the simulator;
     the gate's blocks are recorded in the ledger and returned in the report."""
     policy = ExecutionPolicy(rt.settings.execution, rt.registry, rt.clock)
 
@@ -93,7 +97,8 @@ def _supervise(
     if rt.settings.risk.kill_switch_file:
         switches.append(FileKillSwitch(var_path(rt.settings.risk.kill_switch_file)))
     if kill_switch is not None:
-        switches.append(ThrottledKillSwitch(kill_switch, rt.clock, KILL_SWITCH_POLL_SECONDS))
+        every = 0.0 if rt.params.broker == "ibkr" else KILL_SWITCH_POLL_SECONDS
+        switches.append(ThrottledKillSwitch(kill_switch, rt.clock, every))
     gate = SupervisionGate(
         rt.settings.risk, rt.settings.execution, rt.registry, fx=fx_table(rt), base_plans=plans,
         key=lambda intent_id: intent_key(rt.rebalance_id, intent_id),

@@ -189,3 +189,41 @@ def test_children_of_a_planned_intent_stay_inside_its_checked_collar(
     assert (g.check_modify(child, 6002.0, "rb:ES:s0:a0") or "").startswith("price_band")
     market = replace(child, order_type=OrderType.MKT, limit_price=None)
     assert (g.check_submit(market, "rb:ES:s2:a0") or "").startswith("market_order")
+
+
+class _CountingSwitch:
+    def __init__(self) -> None:
+        self.calls = 0
+        self.engaged = False
+
+    def is_engaged(self) -> tuple[bool, str]:
+        self.calls += 1
+        return (self.engaged, "halt" if self.engaged else "")
+
+
+def test_throttled_kill_switch_asks_every_poll_at_zero_and_remembers_engagement() -> None:
+    from lib.order_risk import ThrottledKillSwitch
+
+    clock = VirtualClock(datetime(2026, 11, 24, 15, 30, tzinfo=UTC))
+    inner = _CountingSwitch()
+    every_poll = ThrottledKillSwitch(inner, clock, 0.0)  # a real broker: each poll asks
+    for _ in range(3):
+        assert every_poll.is_engaged() == (False, "")
+        clock.advance(1)
+    assert inner.calls == 3
+    inner.engaged = True
+    assert every_poll.is_engaged() == (True, "halt")
+    inner.engaged = False  # released upstream: this run stays halted
+    assert every_poll.is_engaged() == (True, "halt")
+
+
+def test_throttled_kill_switch_on_the_simulator_asks_once_per_interval() -> None:
+    from lib.order_risk import ThrottledKillSwitch
+
+    clock = VirtualClock(datetime(2026, 11, 24, 15, 30, tzinfo=UTC))
+    inner = _CountingSwitch()
+    throttled = ThrottledKillSwitch(inner, clock, 5.0)
+    for _ in range(10):  # ten 1-s polls
+        throttled.is_engaged()
+        clock.advance(1)
+    assert inner.calls == 2

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from lib.basket import BasketExecutor, NettingResult, SleeveAllocation
+from lib.clock import SystemClock
 from lib.errors import MarketDataRejected
 from lib.order_risk import SupervisionGate, ThrottledKillSwitch
 from lib.orders.requests import ladder_repricer
@@ -22,15 +23,17 @@ from lib.supervisor import SupervisionReport, supervise
 from lib.types import MarketDataSnapshot, OrderIntent, OrderPlan, PairGroup
 from lib.varpaths import var_path
 
-__all__ = ["KILL_SWITCH_POLL_SECONDS", "AllocationReport", "allocate", "execute",
+__all__ = ["KILL_SWITCH_POLL_SECONDS", "KILL_SWITCH_WALL_SECONDS", "AllocationReport", "allocate", "execute",
            "settle_ledger_orders"]
 
 #: How often (clock seconds) supervision asks the orchestrator's kill switch
 #: (a Prefect API call) on the simulator, whose virtual seconds pass in
 #: milliseconds of wall time: 5 virtual s is well under a wall second, and
-#: asking every 1-s virtual poll would add one API call per poll. On a real
-#: broker (wall time) it is asked every poll. The file switch: every poll.
+#: asking every 1-s virtual poll would add one API call per poll.
 KILL_SWITCH_POLL_SECONDS = 5.0
+#: With --broker ibkr: at most once per wall second, i.e. every poll on a real
+#: broker (1-s polls). The settings' file switch is asked every poll always.
+KILL_SWITCH_WALL_SECONDS = 1.0
 
 
 def execute(
@@ -47,8 +50,8 @@ def execute(
 
     Every order sent passes the risk gate (children, hedges, replaces); the
     settings' kill-switch file is polled every cycle, ``kill_switch`` (the
-    orchestrator's, an API call) every poll on a real broker and every
-    KILL_SWITCH_POLL_SECONDS of virtual time on the simulator;
+    orchestrator's, an API call) once per wall second with IBKR (every poll)
+    and every KILL_SWITCH_POLL_SECONDS of virtual time on the simulator;
     the gate's blocks are recorded in the ledger and returned in the report."""
     policy = ExecutionPolicy(rt.settings.execution, rt.registry, rt.clock)
 
@@ -97,8 +100,13 @@ def _supervise(
     if rt.settings.risk.kill_switch_file:
         switches.append(FileKillSwitch(var_path(rt.settings.risk.kill_switch_file)))
     if kill_switch is not None:
-        every = 0.0 if rt.params.broker == "ibkr" else KILL_SWITCH_POLL_SECONDS
-        switches.append(ThrottledKillSwitch(kill_switch, rt.clock, every))
+        if rt.params.broker == "ibkr":
+            # A person engages it in wall time: ask once per wall second, which
+            # is every 1-s poll on a real broker (and does not flood the API
+            # when the simulated gateway runs an accelerated virtual session).
+            switches.append(ThrottledKillSwitch(kill_switch, SystemClock(), KILL_SWITCH_WALL_SECONDS))
+        else:
+            switches.append(ThrottledKillSwitch(kill_switch, rt.clock, KILL_SWITCH_POLL_SECONDS))
     gate = SupervisionGate(
         rt.settings.risk, rt.settings.execution, rt.registry, fx=fx_table(rt), base_plans=plans,
         key=lambda intent_id: intent_key(rt.rebalance_id, intent_id),

@@ -201,12 +201,13 @@ class _CountingSwitch:
         return (self.engaged, "halt" if self.engaged else "")
 
 
-def test_throttled_kill_switch_asks_every_poll_at_zero_and_remembers_engagement() -> None:
+def test_throttled_kill_switch_asks_every_1s_poll_and_remembers_engagement() -> None:
     from lib.order_risk import ThrottledKillSwitch
+    from lib.pipeline.execute import KILL_SWITCH_WALL_SECONDS
 
-    clock = VirtualClock(datetime(2026, 11, 24, 15, 30, tzinfo=UTC))
+    clock = VirtualClock(datetime(2026, 11, 24, 15, 30, tzinfo=UTC))  # stands for the wall clock
     inner = _CountingSwitch()
-    every_poll = ThrottledKillSwitch(inner, clock, 0.0)  # a real broker: each poll asks
+    every_poll = ThrottledKillSwitch(inner, clock, KILL_SWITCH_WALL_SECONDS)  # IBKR: 1-s polls
     for _ in range(3):
         assert every_poll.is_engaged() == (False, "")
         clock.advance(1)

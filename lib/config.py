@@ -116,6 +116,10 @@ class ExecutionConfig(BaseModel):
     avoid_first_minutes_after_open: Minutes = 15
     avoid_last_minutes_before_close: Minutes = 10
     max_data_age_seconds: Seconds = 30
+    # Widest quote (ask - bid, bps of the mid) a plan may be priced from: a collar
+    # centred on the mid of a 100x-wide quote is meaningless. 200 bps is ~100x
+    # the widest profile spread in instruments.yaml (FESX 2 bps).
+    max_spread_bps: Bps = 200
     # Parent risk budget (unitless k): limit orders' collar half-width grows from the
     # asset-class cap by k * sigma_daily * sqrt((schedule + TTL) / session), in bps;
     # 0 keeps the collar fixed at the cap.

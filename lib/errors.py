@@ -141,6 +141,7 @@ class RejectReason(StrEnum):
     MISSING_QUOTES = "missing_quotes"
     STALE_DATA = "stale_data"
     CROSSED_MARKET = "crossed_market"
+    WIDE_SPREAD = "wide_spread"
     INVALID_PRICE = "invalid_price"
     MARKET_ORDERS_DISABLED = "market_orders_disabled"
     ZERO_QUANTITY = "zero_quantity"

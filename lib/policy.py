@@ -159,6 +159,12 @@ class ExecutionPolicy:
             raise MarketDataRejected(
                 symbol, RejectReason.CROSSED_MARKET, f"bid {snap.bid} > ask {snap.ask}"
             )
+        spread_bps = 1e4 * (snap.ask - snap.bid) / (0.5 * (snap.ask + snap.bid))
+        if spread_bps > self._config.max_spread_bps:
+            raise MarketDataRejected(
+                symbol, RejectReason.WIDE_SPREAD,
+                f"spread {spread_bps:.0f} bps > max_spread_bps {self._config.max_spread_bps:g}",
+            )
         if snap.ts is None:
             raise MarketDataRejected(symbol, RejectReason.STALE_DATA, "snapshot has no timestamp")
         if snap.ts.tzinfo is None:

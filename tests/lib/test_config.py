@@ -37,6 +37,8 @@ SEED_DEFAULTS = {
     "avoid_last_minutes_before_close": 10,
     "max_data_age_seconds": 30,
 }
+#: Added with the fuzz finding that a 100x-wide quote was planned and sent.
+GUARD_DEFAULTS = {"max_spread_bps": 200.0}
 
 
 #: Keys added after the seed (lib/policy.py); each defaults to "off".
@@ -52,8 +54,8 @@ TUNED_IN_SETTINGS_YAML = {"max_slippage_bps_by_asset_class", *LATER_DEFAULTS}
 
 def test_defaults_match_seed() -> None:
     cfg = ExecutionConfig()
-    assert set(ExecutionConfig.model_fields) == set(SEED_DEFAULTS) | set(LATER_DEFAULTS)
-    for key, value in {**SEED_DEFAULTS, **LATER_DEFAULTS}.items():
+    assert set(ExecutionConfig.model_fields) == set(SEED_DEFAULTS) | set(LATER_DEFAULTS) | set(GUARD_DEFAULTS)
+    for key, value in {**SEED_DEFAULTS, **LATER_DEFAULTS, **GUARD_DEFAULTS}.items():
         assert getattr(cfg, key) == value, key
 
 

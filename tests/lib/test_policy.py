@@ -402,3 +402,12 @@ class TestReprice:
         plan = policy.create_plan(intent("SPY", Side.BUY, mode=PolicyMode.AUCTION_CLOSE), quotes)
         with pytest.raises(ValueError):
             policy.reprice(plan, 1, quotes)
+
+
+def test_quote_wider_than_max_spread_gives_no_plan(policy: ExecutionPolicy, clock: VirtualClock) -> None:
+    # 100 x 101.9: ~188 bps of the mid passes the 200 bps default; 100 x 102.1 (~208 bps) does not.
+    assert policy.create_plan(intent("DIS", Side.BUY), snap(clock, "DIS", 100.0, 101.9)) is not None
+    with pytest.raises(MarketDataRejected) as exc:
+        policy.create_plan(intent("DIS", Side.BUY), snap(clock, "DIS", 100.0, 102.1))
+    assert exc.value.reason is RejectReason.WIDE_SPREAD
+    assert "max_spread_bps 200" in str(exc.value)

@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lib.brokers.sim import SimBroker
 from lib.calendars import get_market_calendar
-from lib.clock import VirtualClock
+from lib.clock import Clock, SystemClock, VirtualClock
 from lib.instruments import load_instruments
 from lib.runtime import default_sim_start, project_path
 from lib.sim.presets import demo_config
@@ -47,7 +47,7 @@ from lib.sim.tws.book import GatewayBook
 from lib.sim.tws.contracts import ContractBook
 from lib.sim.tws.faults import GatewayFaults
 from lib.sim.tws.model import GatewayExecution
-from lib.sim.tws.pacing import Pacer, wall_now
+from lib.sim.tws.pacing import Pacer
 from lib.sim.tws.server import GatewayServer
 
 __all__ = ["GatewayConfig", "GatewayHandle", "GatewayExecution", "OpenOrderView", "TwsGateway", "run_gateway_thread"]
@@ -102,13 +102,15 @@ class OpenOrderView:
 class TwsGateway:
     """The gateway on the current event loop: ``await start()``, ``await stop()``."""
 
-    def __init__(self, cfg: GatewayConfig) -> None:
+    def __init__(self, cfg: GatewayConfig, wall_clock: Clock | None = None) -> None:
+        """``wall_clock`` (default the system clock) only picks the session start."""
         self.cfg = cfg
         registry = load_instruments(project_path(cfg.instruments_file))
+        wall = (wall_clock if wall_clock is not None else SystemClock()).now()
         if cfg.sim_start is not None:
             start = cfg.sim_start
         else:
-            start = default_sim_start(wall_now()) if cfg.time_mode == "virtual" else wall_now()
+            start = default_sim_start(wall) if cfg.time_mode == "virtual" else wall
         self.clock = VirtualClock(start)
         self.session_start = self.clock.now()
         session = get_market_calendar("NYSE").session(start.astimezone(_NY).date())

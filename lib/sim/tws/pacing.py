@@ -4,9 +4,8 @@ A TWS client lives in wall time (its timeouts, ib_async's throttling), so the
 gateway must move its VirtualClock as wall time passes: in virtual mode at
 ``speed`` virtual seconds per wall second, in wall mode 1:1. The pace comes
 from the running asyncio loop's monotonic clock (``loop.time()``), read only
-here; everything else in the gateway takes the VirtualClock. :func:`wall_now`
-gives the calendar date a default session starts from, and the start of a
-wall-time session.
+here; everything else in the gateway takes the VirtualClock (the session
+start comes from an injected wall Clock, lib.clock.SystemClock by default).
 """
 
 from __future__ import annotations
@@ -14,18 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from lib.clock import VirtualClock
 
 log = logging.getLogger("lib.sim.tws")
 
-__all__ = ["Pacer", "wall_now"]
-
-
-def wall_now() -> datetime:
-    """The real time now (UTC): only for choosing the session start."""
-    return datetime.now(UTC)
+__all__ = ["Pacer"]
 
 
 class Pacer:

@@ -139,3 +139,19 @@ def test_default_session_is_a_nyse_session_at_1030_whatever_the_hour() -> None:
     assert session is not None and session[0] <= start < session[1]
     after = start - (session[0] + timedelta(minutes=60))  # open + 60 min; x20 virtual time ran since
     assert timedelta(0) <= after < timedelta(minutes=5)
+
+
+def test_session_start_follows_the_injected_wall_clock() -> None:
+    from datetime import UTC, datetime
+
+    from lib.clock import VirtualClock
+    from lib.sim.tws_gateway import GatewayConfig, TwsGateway
+
+    saturday = VirtualClock(datetime(2026, 11, 28, 18, 0, tzinfo=UTC))  # Sat 13:00 New York
+    gw = TwsGateway(GatewayConfig(port=0), wall_clock=saturday)
+    # the default start rule (lib.runtime.default_sim_start) on that wall time, never the machine's
+    from lib.runtime import default_sim_start
+
+    assert gw.session_start == default_sim_start(saturday.now())
+    wall = TwsGateway(GatewayConfig(port=0, time_mode="wall"), wall_clock=saturday)
+    assert wall.session_start == saturday.now()

@@ -6,10 +6,7 @@ PendingSubmit), except IB error-code records the test declares."""
 
 from __future__ import annotations
 
-import logging
-import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from itertools import count
 
 import pytest
@@ -19,58 +16,17 @@ from lib.brokers.ibkr_config import IBKRConfig, IBKRReconnectConfig
 from lib.clock import Clock
 from lib.instruments import load_instruments
 from lib.sim.tws_gateway import GatewayConfig, GatewayHandle, run_gateway_thread
+from tests.helpers.ib_log import SESSION_START, IbLogGuard, guarded_ib_logs
 
 __all__ = ["IbLogGuard", "SESSION_START", "gateway", "ib_errors", "make_transport", "transport", "wait_until"]
 
-#: A fixed virtual session (Tuesday 2026-11-24, 10:30 New York): no test depends on the hour.
-SESSION_START = datetime(2026, 11, 24, 15, 30, tzinfo=UTC)
-_CODE = re.compile(r"^(?:Error|Warning) (\d+), reqId")
 _client_ids = count(101)
-
-
-class IbLogGuard(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.records: list[logging.LogRecord] = []
-        self.allowed: set[int] = set()
-        self.forgiven: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def allow(self, *codes: int) -> None:
-        """IB error codes this test expects (their 'Error N, reqId' records pass)."""
-        self.allowed.update(codes)
-
-    def forgive(self, *substrings: str) -> None:
-        self.forgiven.extend(substrings)
-
-    def unexpected(self) -> list[str]:
-        bad = []
-        for r in self.records:
-            msg = r.getMessage()
-            m = _CODE.match(msg)
-            if r.exc_info is None and (
-                (m and int(m.group(1)) in self.allowed)
-                or (self.allowed and msg.startswith(("Canceled order:", "IBKR API validation warning")))
-                or any(s in msg for s in self.forgiven)
-            ):
-                continue
-            bad.append(f"{r.name} {r.levelname}: {msg}")
-        return bad
 
 
 @pytest.fixture
 def ib_errors() -> Iterator[IbLogGuard]:
-    guard = IbLogGuard()
-    logger = logging.getLogger("ib_async")
-    logger.addHandler(guard)
-    try:
+    with guarded_ib_logs(IbLogGuard(("Canceled order:", "IBKR API validation warning"))) as guard:
         yield guard
-    finally:
-        logger.removeHandler(guard)
-    bad = guard.unexpected()
-    assert not bad, "ib_async logged errors:\n" + "\n".join(bad)
 
 
 @pytest.fixture

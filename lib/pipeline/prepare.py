@@ -14,6 +14,7 @@ from lib.calendars import MarketCalendar, get_market_calendar
 from lib.errors import MarketDataRejected, PlanRejected, RejectReason
 from lib.fingerprint import fingerprint, trading_inputs
 from lib.liquidity import LiquidityEstimator
+from lib.pipeline.attempts import report_abandoned_attempts
 from lib.pipeline.money import buying_power, fx_table, rates_for
 from lib.policy import ExecutionPolicy
 from lib.positions_check import check_account_positions
@@ -59,6 +60,7 @@ class Prepared:
     nav: float
     created: bool  # False on a rerun of the same rebalance_id
     ledger: str = ""  # where the ledger is (URL, password hidden): logged on every run
+    abandoned: tuple[int, ...] = ()  # earlier attempts that never finished (alerted)
 
 
 def _mid(snapshot: MarketDataSnapshot, symbol: str) -> float:
@@ -88,6 +90,8 @@ def prepare_trades(rt: Runtime) -> Prepared:
         params=rt.params.model_dump(mode="json"),
         dry_run=rt.params.dry_run,
     )
+    # A killed attempt could not page; this one says so before trading.
+    abandoned = () if rt.params.dry_run else report_abandoned_attempts(rt)
     books = {sleeve: rt.ledger.sleeve_positions(sleeve) for sleeve in targets.sleeves}
     check_account_positions(rt)  # ibkr: broker positions vs the books; a break alerts or blocks
     symbols = sorted({s for b in books.values() for s in b} | _target_symbols(targets))
@@ -97,7 +101,7 @@ def prepare_trades(rt: Runtime) -> Prepared:
         targets, books, prices, nav, rt.registry, rt.settings.execution, rid, fx=fx_table(rt)
     )
     rt.ledger.record_intents(rid, trades.intents, kind="sleeve")
-    return Prepared(rid, trades, prices, nav, created, rt.ledger_location)
+    return Prepared(rid, trades, prices, nav, created, rt.ledger_location, abandoned)
 
 
 def _target_symbols(targets: TargetsFile) -> set[str]:

@@ -38,7 +38,7 @@ from lib.types import ExecutionResult, MarketDataSnapshot, OrderPlan
 
 __all__ = [
     "ALERT_RETRY_SECONDS", "ENV_PUSHGATEWAY", "METRICS_TEXTFILES_KEPT", "RunSummary", "analyse",
-    "export_metrics", "send_alerts", "undelivered_alerts",
+    "deliver_alert", "export_metrics", "send_alerts", "undelivered_alerts",
 ]
 
 log = logging.getLogger(__name__)
@@ -150,16 +150,16 @@ def send_alerts(
         by_control.setdefault(b.control, []).append(b)
     for control, bs in by_control.items():
         detail = "\n".join(f"{b.symbol}: {b.detail}" for b in bs)
-        out.append(_deliver(rt, n, risk_block_message(rt.rebalance_id, control, detail)))
+        out.append(deliver_alert(rt, n, risk_block_message(rt.rebalance_id, control, detail)))
     if run.summary is not None:
         not_blocked = set(rejected or {}) - {b.intent_id for b in blocks}
         msg = rebalance_summary_message(
             rt.rebalance_id, run.summary, blocked=len(blocks), rejected=len(not_blocked))
-        out.append(_deliver(rt, n, msg))
+        out.append(deliver_alert(rt, n, msg))
     return tuple(out)
 
 
-def _deliver(rt: Runtime, n: Notifier, msg: Message) -> NotifyResult:
+def deliver_alert(rt: Runtime, n: Notifier, msg: Message) -> NotifyResult:
     """Send ``msg``; retry the destinations that refused it after each wait of
     ALERT_RETRY_SECONDS; what still refuses is logged at ERROR."""
     res = n.send(msg)
@@ -196,7 +196,12 @@ def export_metrics(
     and schedule), pushed to the Pushgateway in ``EXEC_PUSHGATEWAY`` or written
     to var/metrics/<id>.prom (the folder kept to METRICS_TEXTFILES_KEPT files).
     ``finished_wall`` (wall clock) adds the batch-job series (outcome, last
-    success, duration since ``started_wall``)."""
+    success, duration since ``started_wall``).
+
+    The last step of a run: it stamps the attempt finished first, so the next
+    attempt does not report this one as abandoned (a failed push still pages
+    through the flow's failure hook)."""
+    rt.ledger.finish_attempt(rt.rebalance_id)
     m = ExecutionMetrics(run_labels={"rebalance": rt.rebalance_id,
                                      "schedule": rt.params.schedule_slug})
     for r in results:

@@ -143,7 +143,8 @@ class Rebalance(Base):
 
 class RebalanceAttempt(Base):
     """One attempt (first run or rerun) of a rebalance: its parameters, the
-    inputs' fingerprint and what became of it (``"accepted"``/``"refused"``)."""
+    inputs' fingerprint, what became of it (``"accepted"``/``"refused"``/
+    ``"dry_run"``) and, for an accepted one, how it ended (``end_state``)."""
 
     __tablename__ = "rebalance_attempts"
     __table_args__ = (UniqueConstraint("rebalance_id", "attempt"),)
@@ -156,6 +157,12 @@ class RebalanceAttempt(Base):
     outcome: Mapped[str] = mapped_column(String(STATE_LEN))
     detail: Mapped[str] = mapped_column(Text)
     ts: Mapped[datetime]
+    wall_ts: Mapped[datetime | None]  # wall-clock start (ts is the run's clock)
+    # NULL until the attempt reaches its analytics step ("finished"), or until
+    # a later attempt finds it never did ("abandoned": crashed, killed, failed).
+    finished_at: Mapped[datetime | None]
+    wall_finished_at: Mapped[datetime | None]
+    end_state: Mapped[str | None] = mapped_column(String(STATE_LEN))
 
 
 class Intent(Base):

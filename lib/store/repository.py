@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lib.clock import Clock
@@ -159,6 +159,7 @@ class LedgerRepository(LedgerOrdersMixin, LedgerBooksMixin, LedgerMarketMixin):
                     outcome="refused" if refused else ("dry_run" if dry_run else "accepted"),
                     detail=str(refused) if refused else "",
                     ts=now,
+                    wall_ts=self._wall_now(),
                 )
             )
         if refused is not None:
@@ -174,6 +175,51 @@ class LedgerRepository(LedgerOrdersMixin, LedgerBooksMixin, LedgerMarketMixin):
         )
         with self._tx("rebalance_attempts") as s:
             return list(s.scalars(stmt).all())
+
+    def finish_attempt(self, rebalance_id: str, end_state: str = "finished") -> int | None:
+        """Stamp the latest accepted, unfinished attempt of ``rebalance_id`` as
+        ended (virtual and wall time). Returns its number, None if there is none."""
+        with self._tx("finish_attempt") as s:
+            row = s.scalars(
+                self._unfinished(rebalance_id).order_by(RebalanceAttempt.attempt.desc()).limit(1)
+            ).first()
+            if row is None:
+                return None
+            row.finished_at, row.wall_finished_at = self._now(), self._wall_now()
+            row.end_state = end_state
+            return int(row.attempt)
+
+    def close_abandoned_attempts(self, rebalance_id: str) -> list[RebalanceAttempt]:
+        """Every accepted attempt but the latest that never recorded its end (it
+        crashed, was killed or failed before its analytics step): each is marked
+        ``end_state="abandoned"`` and returned (as it was found), oldest first.
+        Call it right after :meth:`claim_rebalance`, so the latest is this run's."""
+        with self._tx("close_abandoned_attempts") as s:
+            rows = list(s.scalars(self._unfinished(rebalance_id).order_by(RebalanceAttempt.attempt)))
+            latest = s.scalar(
+                select(func.max(RebalanceAttempt.attempt)).where(
+                    RebalanceAttempt.rebalance_id == rebalance_id,
+                    RebalanceAttempt.outcome == "accepted",
+                )
+            )
+            found = [r for r in rows if r.attempt != latest]
+            now, wall = self._now(), self._wall_now()
+            for r in found:
+                s.expunge(r)  # returned as found: end_state still None
+                s.execute(
+                    update(RebalanceAttempt)
+                    .where(RebalanceAttempt.id == r.id)
+                    .values(finished_at=now, wall_finished_at=wall, end_state="abandoned")
+                )
+            return found
+
+    @staticmethod
+    def _unfinished(rebalance_id: str) -> Any:
+        return select(RebalanceAttempt).where(
+            RebalanceAttempt.rebalance_id == rebalance_id,
+            RebalanceAttempt.outcome == "accepted",
+            RebalanceAttempt.finished_at.is_(None),
+        )
 
     def get_rebalance(self, rebalance_id: str) -> Rebalance | None:
         with self._tx("get_rebalance") as s:

@@ -423,6 +423,7 @@ def run_cell(phase: str, fault: str, base: Path, template: Path, capture: Captur
         return {**res, "outcome": "defect", "failed": {"phase_reached": "the phase was never reached"}}
     lost = capture.refused[refused_before:]
     during = capture.received[received_before:]  # delivered while the fault run lasted
+    alerts_seen = len(capture.for_rid(rid))
     alerts_before = len([m for m in capture.for_rid(rid) if m.get("type") in ("warning", "failure")])
     _clear_broker_faults(cell)
     clear_runtimes()
@@ -441,7 +442,11 @@ def run_cell(phase: str, fault: str, base: Path, template: Path, capture: Captur
     # retries ends AlertsUndelivered: it said so (its final state, ERROR log).
     said_so = first == "completed AlertsUndelivered"
     clean = first == "completed Completed" or said_so
-    if not clean and alerts_before == 0:
+    # A run that died without its failure hook (kill -9) is reported by the
+    # rerun: one warning naming the attempt that did not finish.
+    reported_by_rerun = [m for m in capture.for_rid(rid)[alerts_seen:]
+                         if m.get("type") == "warning" and "did not finish" in str(m.get("title"))]
+    if not clean and alerts_before == 0 and not reported_by_rerun:
         failed["failure_alerted"] = f"fault run {first!r}: no warning/failure alert for {rid}"
     if lost and clean and not said_so:
         titles = [m.get("title") for m in lost]

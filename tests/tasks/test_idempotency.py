@@ -92,3 +92,39 @@ def test_netting_benefit_is_recorded_in_the_base_currency(ledger_env: RebalanceP
     rows = {r.symbol: r.benefit_notional for r in rt.ledger.netting_for_rebalance(rt.rebalance_id)}
     crossed = {s: b.notional_saved for s, b in netting.benefit.per_symbol.items()}
     assert rows == pytest.approx(crossed) and sum(rows.values()) > 0  # SPY/TLT cross between sleeves
+
+
+def test_a_rerun_reports_an_attempt_that_died_once(
+    params: RebalanceParams, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SIGKILLed attempt cannot page (no failure hook runs): the next attempt
+    of the same id warns that it did not finish, once, before trading."""
+    from lib.pipeline.attempts import report_abandoned_attempts
+    from tests.helpers import CaptureServer
+
+    with CaptureServer() as capture:
+        monkeypatch.setenv("EXEC_APPRISE_URLS", capture.url())
+        first = P.prepare_trades(open_runtime(params))  # then killed: nothing else runs
+        assert first.abandoned == () and capture.requests == []
+        clear_runtimes()
+        rt = open_runtime(params)
+        rerun = P.prepare_trades(rt)
+        assert rerun.abandoned == (0,)
+        (alert,) = [r.json() for r in capture.requests]
+        assert alert["type"] == "warning"
+        assert alert["title"] == "Rebalance task-test: attempt 0 did not finish"
+        assert "crashed, was killed or failed" in alert["message"]
+        # the rerun runs to its last step, which stamps it finished
+        gate = P.gate_sessions(rt, rerun)
+        netting = P.net_trades(rt, rerun, gate)
+        ctx = P.market_context(rt, netting.net_intents)
+        plans = P.make_plans(rt, P.pre_trade_risk(rt, netting.net_intents, ctx).approved, ctx)
+        report = P.execute(rt, plans.plans, ())
+        P.export_metrics(rt, report.results, plans.plans, netting, [], {})
+        assert report_abandoned_attempts(rt) == ()  # nothing new to report
+        clear_runtimes()
+        third = P.prepare_trades(open_runtime(params))
+        assert third.abandoned == ()
+        assert len(capture.requests) == 1  # attempt 0 was reported once, attempt 1 finished
+    ends = {a.attempt: a.end_state for a in open_runtime(params).ledger.rebalance_attempts("task-test")}
+    assert ends == {0: "abandoned", 1: "finished", 2: None}

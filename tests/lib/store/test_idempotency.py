@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from lib.clock import VirtualClock
 from lib.errors import IdempotencyConflict
 from lib.store import LedgerRepository
 
@@ -57,3 +58,32 @@ def test_a_pre_fingerprint_rebalance_adopts_the_first_fingerprint(repo: LedgerRe
     repo.create_or_get_rebalance("rb-1", portfolio="main")  # as written before migration 0002
     _, created = _claim(repo, "c" * 64, INPUTS_A)
     assert not created and repo.get_rebalance("rb-1").fingerprint == "c" * 64  # type: ignore[union-attr]
+
+
+def test_an_attempt_that_never_finished_is_closed_as_abandoned_once(
+    repo: LedgerRepository, clock: VirtualClock
+) -> None:
+    _claim(repo, "a" * 64, INPUTS_A, tag="killed")  # attempt 0: never finishes (kill -9)
+    clock.advance(60)
+    _claim(repo, "a" * 64, INPUTS_A, dry_run=True, tag="dry")  # attempt 1: a dry run, not accepted
+    _claim(repo, "a" * 64, INPUTS_A, tag="rerun")  # attempt 2: this run
+    found = repo.close_abandoned_attempts("rb-1")
+    assert [(a.attempt, a.params["targets"], a.end_state) for a in found] == [(0, "killed", None)]
+    assert found[0].wall_ts is not None
+    # found once: a second look (or a later rerun) does not report it again
+    assert repo.close_abandoned_attempts("rb-1") == []
+    assert repo.finish_attempt("rb-1") == 2
+    by_number = {a.attempt: a for a in repo.rebalance_attempts("rb-1")}
+    assert (by_number[0].end_state, by_number[0].finished_at) == ("abandoned", clock.now())
+    assert by_number[2].end_state == "finished" and by_number[2].wall_finished_at is not None
+    assert by_number[1].end_state is None  # dry runs are not tracked
+    # every accepted attempt has ended: nothing to finish, nothing abandoned
+    assert repo.finish_attempt("rb-1") is None
+    _claim(repo, "a" * 64, INPUTS_A, tag="third")
+    assert repo.close_abandoned_attempts("rb-1") == []
+
+
+def test_a_first_run_has_nothing_abandoned(repo: LedgerRepository) -> None:
+    _claim(repo, "a" * 64, INPUTS_A)
+    assert repo.close_abandoned_attempts("rb-1") == []
+    assert repo.close_abandoned_attempts("other") == []

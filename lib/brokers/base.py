@@ -22,7 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from lib.types import Fill, MarketDataSnapshot, OrderType, Side
+from lib.types import Fill, MarketDataSnapshot, OrderType, PolicyMode, Side
 
 __all__ = [
     "BrokerOrderStatus",
@@ -62,6 +62,12 @@ class OrderRequest:
 
     client_order_id is ours (IB ``orderRef``), deterministic per rebalance,
     intent, slice and attempt, and unique in the ledger.
+
+    plan_mode, start_time, end_time: the plan's mode and the order's working
+    window (tz-aware; the OrderManager sends [submit time, submit time + TTL]).
+    A transport that hands the schedule to the broker works the order over
+    that window (IBKR: IB's own Twap / Vwap algo for a twap / vwap plan when
+    ``ibkr.algo`` says so); the others ignore them.
     """
 
     client_order_id: str
@@ -72,6 +78,16 @@ class OrderRequest:
     limit_price: float | None
     tif: str = "DAY"
     outside_rth: bool = False
+    plan_mode: PolicyMode | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for name, t in (("start_time", self.start_time), ("end_time", self.end_time)):
+            if t is not None and t.utcoffset() is None:
+                raise ValueError(f"{self.client_order_id}: {name} must be timezone-aware")
+        if self.start_time is not None and self.end_time is not None and self.end_time < self.start_time:
+            raise ValueError(f"{self.client_order_id}: end_time {self.end_time} is before start_time {self.start_time}")
 
 
 @dataclass(frozen=True, slots=True)

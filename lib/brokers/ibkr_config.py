@@ -78,8 +78,9 @@ class IBKRAlgoConfig(BaseModel):
     with ``adaptivePriority`` Urgent/Normal/Patient (None: plain limit orders).
     ``twap_for_plan_mode_twap`` / ``vwap_for_plan_mode_vwap``: send each order of a
     twap/vwap plan as IB's own Twap/Vwap algo (``strategyType``, ``maxPctVol``,
-    ``startTime``/``endTime``, ``allowPastEndTime``, ``noTakeLiq``) instead of our slicer's
-    limit children. ``vwap_max_pct_vol``: Vwap ``maxPctVol`` (fraction, 0.1 = 10%)."""
+    ``startTime``/``endTime``, ``allowPastEndTime``, ``noTakeLiq``) over the order's
+    working window (submit time to submit time + TTL): IB slices it in time, capped
+    at the plan's limit. ``vwap_max_pct_vol``: Vwap ``maxPctVol`` (fraction 0.01-0.5 as IB takes it, 0.1 = 10%)."""
 
     model_config = _STRICT
 
@@ -89,7 +90,7 @@ class IBKRAlgoConfig(BaseModel):
     twap_strategy_type: Literal["Marketable", "Matching Midpoint", "Matching Same Side", "Matching Last"] = (
         "Marketable"
     )
-    vwap_max_pct_vol: Annotated[float, Field(gt=0, le=0.5)] = 0.1
+    vwap_max_pct_vol: Annotated[float, Field(ge=0.01, le=0.5)] = 0.1
     vwap_no_take_liq: bool = False
     allow_past_end_time: bool = True
 

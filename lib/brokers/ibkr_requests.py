@@ -5,11 +5,23 @@ orderType (LMT / MKT / LOC / MOC), action, totalQuantity, lmtPrice,
 ``orderRef`` = our client order id, tif, outsideRth, and the algo fields.
 
 Algos (IB's parameter names): Adaptive with ``adaptivePriority``
-Urgent / Normal / Patient on limit orders when configured; Twap
+Urgent / Normal / Patient on limit and market orders when configured; Twap
 (``strategyType``, ``startTime``, ``endTime``, ``allowPastEndTime``) and Vwap
 (``maxPctVol``, ``startTime``, ``endTime``, ``allowPastEndTime``,
-``noTakeLiq``) through :func:`twap_params` / :func:`vwap_params` for a plan
-mode that asks for them. Times are IB's ``YYYYMMDD-HH:MM:SS`` in UTC.
+``noTakeLiq``) through :func:`plan_algo` for a request whose ``plan_mode``
+is twap / vwap when ``ibkr.algo.twap_for_plan_mode_twap`` /
+``vwap_for_plan_mode_vwap`` is on: IB then does the time slicing over the
+request's window [``start_time``, ``end_time``] (the OrderManager sends the
+order's submit time and submit time + TTL), and the order carries the plan's
+limit as its price cap. Times are IB's ``YYYYMMDD-HH:MM:SS`` in UTC. An IB
+algo replaces Adaptive (an order carries one algoStrategy).
+
+Design: when IB's algo is on for a mode, IB does the slicing, so each order
+the OrderManager sends is ONE IB algo order over that order's own window
+(never a schedule of ours re-sliced here). For a plan released unsliced with
+its horizon as TTL that is one IB order per plan, as an IB trader sends it;
+a plan the SliceExecutor still cuts into children becomes one IB algo order
+per child, each worked over its slice interval.
 """
 
 from __future__ import annotations
@@ -19,9 +31,9 @@ from typing import Any
 
 from lib.brokers.base import OrderRequest
 from lib.brokers.ibkr_config import IBKRAlgoConfig
-from lib.types import OrderType
+from lib.types import OrderType, PolicyMode
 
-__all__ = ["ib_time", "order_fields", "twap_params", "vwap_params"]
+__all__ = ["ib_time", "order_fields", "plan_algo", "twap_params", "vwap_params"]
 
 Params = list[tuple[str, str]]
 
@@ -50,6 +62,24 @@ def vwap_params(cfg: IBKRAlgoConfig, start: datetime, end: datetime) -> Params:
     ]
 
 
+def plan_algo(request: OrderRequest, cfg: IBKRAlgoConfig) -> tuple[str, Params] | None:
+    """IB's own Twap / Vwap for ``request`` when its plan mode asks for one and
+    ``cfg`` enables it (None otherwise: MOC / LOC orders never). Raises
+    ValueError when the request has no window to give the algo."""
+    mode = request.plan_mode
+    if mode is PolicyMode.TWAP and cfg.twap_for_plan_mode_twap:
+        name, build = "Twap", twap_params
+    elif mode is PolicyMode.VWAP and cfg.vwap_for_plan_mode_vwap:
+        name, build = "Vwap", vwap_params
+    else:
+        return None
+    if request.order_type not in (OrderType.LMT, OrderType.MKT):
+        return None
+    if request.start_time is None or request.end_time is None:
+        raise ValueError(f"{request.client_order_id}: an IB {name} order needs the request's start_time and end_time")
+    return name, build(cfg, request.start_time, request.end_time)
+
+
 def order_fields(
     request: OrderRequest,
     algo: IBKRAlgoConfig,
@@ -60,8 +90,9 @@ def order_fields(
     """Keyword arguments of the IB ``Order`` for ``request``.
 
     ``strategy``: an explicit (algoStrategy, algoParams) such as
-    ``("Twap", twap_params(...))``; otherwise Adaptive when
-    ``algo.adaptive_priority`` is set and the order is a plain limit."""
+    ``("Twap", twap_params(...))``; otherwise :func:`plan_algo`'s Twap / Vwap
+    for the request's plan mode, else Adaptive when ``algo.adaptive_priority``
+    is set and the order is a limit or market order."""
     otype = request.order_type
     fields: dict[str, Any] = {
         "action": request.side.value,
@@ -81,6 +112,8 @@ def order_fields(
     if otype in (OrderType.MOC, OrderType.LOC):
         fields["tif"] = "DAY"  # IB 113: MOC/LOC need TIF DAY
         fields["outsideRth"] = False
+    if strategy is None:
+        strategy = plan_algo(request, algo)
     if strategy is not None:
         fields["algoStrategy"], fields["algoParams"] = strategy[0], list(strategy[1])
     elif algo.adaptive_priority is not None and otype in (OrderType.LMT, OrderType.MKT):

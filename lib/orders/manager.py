@@ -51,6 +51,7 @@ class :class:`lib.orders.commands.OrderCommands`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from types import TracebackType
 
 from lib.brokers.base import BrokerTransport, OrderRequest
@@ -215,7 +216,10 @@ class OrderManager(OrderCommands):
             ticket, OrderState.PENDING_SUBMIT, ts, ts, reprices=otype is OrderType.LMT
         )
         self._records[client_order_id] = self._live[client_order_id] = rec
-        request = OrderRequest(client_order_id, plan.symbol, plan.side, plan.quantity, otype, limit)
+        request = OrderRequest(
+            client_order_id, plan.symbol, plan.side, plan.quantity, otype, limit,
+            plan_mode=plan.mode, start_time=now, end_time=now + timedelta(seconds=plan.ttl_seconds),
+        )  # fmt: skip
         self._event(rec, OrderEventKind.SUBMIT_SENT, price=limit, quantity=plan.quantity)
         try:
             update = self._call(rec, "submit", lambda: self._transport.submit_order(request))

@@ -46,7 +46,7 @@ from lib.sim.presets import demo_config
 from lib.sim.tws.book import GatewayBook
 from lib.sim.tws.contracts import ContractBook
 from lib.sim.tws.faults import GatewayFaults
-from lib.sim.tws.model import GatewayExecution
+from lib.sim.tws.model import GatewayExecution, GatewayOrder
 from lib.sim.tws.pacing import Pacer
 from lib.sim.tws.server import GatewayServer
 
@@ -97,6 +97,8 @@ class OpenOrderView:
     remaining: int
     lmt_price: float | None
     total_quantity: int
+    algo_strategy: str = ""
+    algo_params: tuple[tuple[str, str], ...] = ()
 
 
 class TwsGateway:
@@ -176,18 +178,20 @@ class GatewayHandle:
         return self._call(lambda: self._gw.server.book.positions(acct))
 
     def open_orders(self) -> list[OpenOrderView]:
-        def view() -> list[OpenOrderView]:
-            return [
-                OpenOrderView(o.order_id, o.client_id, o.order_ref, o.perm_id, o.account, o.contract.symbol,
-                              o.status, o.filled, o.remaining, o.lmt_price, o.total_quantity)  # fmt: skip
-                for o in self._gw.server.book.orders.values()
-                if not o.is_done
-            ]
+        return self._call(lambda: [_view(o) for o in self._gw.server.book.orders.values() if not o.is_done])
 
-        return self._call(view)
+    def orders(self) -> list[OpenOrderView]:
+        """Every order the gateway has seen, working or done (newest last)."""
+        return self._call(lambda: [_view(o) for o in self._gw.server.book.orders.values()])
 
     def describe(self) -> str:
         return self._gw.describe()
+
+
+def _view(o: GatewayOrder) -> OpenOrderView:
+    return OpenOrderView(o.order_id, o.client_id, o.order_ref, o.perm_id, o.account, o.contract.symbol, o.status,
+                         o.filled, o.remaining, o.lmt_price, o.total_quantity, o.algo_strategy,
+                         tuple(o.algo_params))  # fmt: skip
 
 
 @contextmanager

@@ -6,6 +6,9 @@ and by (clientId, orderId) as IB keys them; the SimBroker key is
 ``orderRef`` when given (unique per account) else ``ib-<permId>``.
 :meth:`GatewayBook.collect` turns what the simulator did since the last call
 into events (executions, status changes) for the gateway to route.
+Algo orders: Adaptive goes to the SimBroker as its limit order; Twap and Vwap
+parents are worked by :class:`~lib.sim.tws.algos.AlgoDesk` through child
+orders whose fills are the parent's executions (see lib.sim.tws.algos).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from lib.clock import VirtualClock
 from lib.errors import BrokerError, BrokerRejected
 from lib.instruments import InstrumentRegistry
 from lib.sim.tws import rules
+from lib.sim.tws.algos import AlgoDesk, AlgoSpec, parse_algo
 from lib.sim.tws.contracts import ContractBook, IbContract
 from lib.sim.tws.decode import PlaceOrder
 from lib.sim.tws.model import GatewayExecution, GatewayOrder
@@ -71,6 +75,10 @@ class GatewayBook:
         self._fill_seen = {a: 0 for a in brokers}
         self._pos: dict[tuple[str, str], int] = {}
         self._next_perm = 1_000_000_001 + int(clock.now().timestamp()) % 1_000_000 * 1000
+        self.algos = AlgoDesk(brokers, registry.__getitem__, self._register_child)
+
+    def _register_child(self, account: str, key: str, perm_id: int) -> None:
+        self.by_coid[(account, key)] = perm_id
 
     # ----- ids -----
     def next_valid_id(self, client_id: int) -> int:
@@ -101,6 +109,11 @@ class GatewayBook:
         side = Side(req.action) if req.action in ("BUY", "SELL") else Side.BUY
         if refusal is None and req.lmt_price is not None and req.order_type in ("LMT", "LOC"):
             refusal = rules.check_price(inst, side.sign, req.lmt_price, broker.sim.mid(c.symbol), self.max_through)
+        algo: AlgoSpec | Refusal | None = None
+        if refusal is None:
+            algo = parse_algo(req.algo_strategy, req.algo_params, req.order_type, self.now())
+            if isinstance(algo, Refusal):
+                refusal = algo
         self.max_order_id[client_id] = req.order_id
         perm = self._next_perm
         self._next_perm += 1
@@ -117,6 +130,9 @@ class GatewayBook:
         self.by_coid[(account, coid)] = perm
         if refusal is not None:
             return self.refuse(o, refusal)
+        if isinstance(algo, AlgoSpec) and algo.worked:
+            self.algos.start(o, algo)
+            return self._status_events(o)
         try:
             broker.submit_order(OrderRequest(
                 client_order_id=coid, symbol=c.symbol, side=side, quantity=o.total_quantity,
@@ -151,6 +167,14 @@ class GatewayBook:
         if refusal is not None:
             return [BookEvent("error", o, code=refusal.code, message=refusal.message)]
         assert lmt is not None
+        work = self.algos.get(o.perm_id)
+        if work is not None:
+            if qty <= o.filled:
+                return [BookEvent("error", o, code=201,
+                                  message=f"Order rejected - reason:new quantity {qty} must exceed the filled {o.filled}")]  # fmt: skip
+            o.lmt_price, o.total_quantity = lmt, qty
+            self.algos.modified(work)
+            return [BookEvent("status", o, open_order=True)]
         try:
             self.brokers[o.account].modify_order(o.coid, lmt, qty)
         except BrokerError as exc:
@@ -166,6 +190,10 @@ class GatewayBook:
         refusal = rules.check_auction(self.registry[o.contract.symbol], o.order_type, self.now(), entry=False)
         if refusal is not None:
             return [BookEvent("error", o, code=refusal.code, message=refusal.message)]
+        work = self.algos.get(o.perm_id)
+        if work is not None:
+            self.algos.cancel(work)
+            return self._status_events(o)
         try:
             self.brokers[o.account].cancel_order(o.coid)
         except BrokerError as exc:
@@ -176,6 +204,7 @@ class GatewayBook:
     def collect(self) -> list[BookEvent]:
         """Executions and status changes since the last call, in time order per order."""
         events: list[BookEvent] = []
+        self.algos.step(self.now())
         for account, broker in self.brokers.items():
             fills = broker.fills[self._fill_seen[account] :]
             self._fill_seen[account] = len(broker.fills)
@@ -205,26 +234,34 @@ class GatewayBook:
                 events += self._status_events(o)
         return events
 
-    def _sim_filled(self, o: GatewayOrder) -> int:
+    def _view(self, o: GatewayOrder) -> tuple[str, int, float, str] | None:
+        """(IB status, filled, average price, reason) as the simulator has it."""
+        work = self.algos.get(o.perm_id)
+        if work is not None:
+            return self.algos.view(work, self.now())
         so = self.brokers[o.account].sim.orders.get(o.coid)
-        return so.filled if so is not None else o.filled
+        return None if so is None else (_IB_STATUS[so.status], so.filled, so.avg_price, so.reason or "")
+
+    def _sim_filled(self, o: GatewayOrder) -> int:
+        view = self._view(o)
+        return view[1] if view is not None else o.filled
 
     def _status_events(self, o: GatewayOrder) -> list[BookEvent]:
-        so = self.brokers[o.account].sim.orders.get(o.coid)
-        if so is None:
+        view = self._view(o)
+        if view is None:
             return []
-        status = _IB_STATUS[so.status]
-        if status == o.status and so.filled == o.filled:
+        status, filled, avg, reason = view
+        if status == o.status and filled == o.filled:
             return []
         changed = status != o.status
-        o.status, o.filled, o.avg_fill_price = status, so.filled, so.avg_price
+        o.status, o.filled, o.avg_fill_price = status, filled, avg
         out = [BookEvent("status", o, open_order=changed and status != "PendingCancel")]
         if o.is_done:
             self._complete(o)
             if status == "Cancelled":
                 out.insert(0, BookEvent("error", o, code=202, message="Order Canceled - reason:"))
             elif status == "Inactive":
-                out.insert(0, BookEvent("error", o, code=201, message=f"Order rejected - reason:{so.reason or ''}"))
+                out.insert(0, BookEvent("error", o, code=201, message=f"Order rejected - reason:{reason}"))
         return out
 
     def _complete(self, o: GatewayOrder) -> None:

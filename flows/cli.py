@@ -2,10 +2,13 @@
 
     afx demo                                   the demo rebalance (simulated broker, SQLite)
     afx rebalance --targets F [--broker sim|ibkr] [--dry-run] [--rebalance-id ID]
+    afx history | show ID | report | gateway   the ledger and the simulated IB Gateway
+                                               (flows/cmd_*.py); `afx CMD --help` for options
 
 Both run the Prefect ``rebalance`` flow in-process (with no PREFECT_API_URL set,
 Prefect starts a temporary local API), show a progress bar while orders are
-supervised, and print a results table at the end. Exit code 0 when every
+supervised, and print at the end the plans (dry run) or one row per order,
+then what was not traded and why (flows/cmd_results.py). Exit code 0 when every
 order completed, 1 when something was left unfilled, rejected or blocked,
 2 on bad input (nothing sent), 3 when no Prefect API could be started or
 reached (nothing sent; see flows/prefect_api.py).
@@ -20,25 +23,42 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flows import cmd_gateway, cmd_history, cmd_report, cmd_show
+from flows.cmd_results import print_results
 
 __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
+    from lib.types import PolicyMode
+
     p = argparse.ArgumentParser(prog="afx", description="Execution stack command line")
-    p.add_argument("--version", action="version", version=f"afx {_version()}")
+    p.add_argument("--version", action="version", version=f"afx {_version()}",
+                   help="print the installed version and exit")
     sub = p.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the demo rebalance on the simulated broker")
-    demo.add_argument("--verbose", action="store_true", help="show Prefect's INFO logs")
+    demo.add_argument("--verbose", action="store_true",
+                      help="show Prefect's INFO logs (default: warnings and errors only)")
     rb = sub.add_parser("rebalance", help="run one rebalance from a targets file")
-    rb.add_argument("--targets", required=True, help="targets file (.yaml/.yml/.csv)")
-    rb.add_argument("--broker", choices=["sim", "ibkr"], default="sim")
-    rb.add_argument("--dry-run", action="store_true", help="plan only; nothing is sent")
-    rb.add_argument("--rebalance-id", default=None, help="idempotency key (rerun = same id)")
-    rb.add_argument("--settings", default="config/settings.yaml")
-    rb.add_argument("--mode", default=None, help="force a policy mode, e.g. auction_close")
-    rb.add_argument("--schedule-slug", default="manual")
-    rb.add_argument("--verbose", action="store_true", help="show Prefect's INFO logs")
+    rb.add_argument("--targets", required=True,
+                    help="targets file (.yaml/.yml/.csv), relative to the project root (required)")
+    rb.add_argument("--broker", choices=["sim", "ibkr"], default="sim",
+                    help="sim: the seeded simulator on a virtual clock; ibkr: IB Gateway/TWS "
+                         "(settings' ibkr: section) (choices: %(choices)s; default: %(default)s)")
+    rb.add_argument("--dry-run", action="store_true",
+                    help="plan only: print the plans, send nothing (default: off, orders are sent)")
+    rb.add_argument("--rebalance-id", default=None,
+                    help="idempotency key, 1-32 of A-Z a-z 0-9 . _ -; a rerun with the same id "
+                         "trades only the residual (default: <portfolio>-<session date>-<schedule slug>)")
+    rb.add_argument("--settings", default="config/settings.yaml",
+                    help="settings file (default: %(default)s)")
+    rb.add_argument("--mode", default=None, choices=[m.value for m in PolicyMode], metavar="MODE",
+                    help="force one policy mode on every order (choices: %(choices)s; "
+                         "default: the policy chooses per order)")
+    rb.add_argument("--schedule-slug", default="manual",
+                    help="schedule this run belongs to, part of the default id: lowercase, "
+                         "digits, dashes, <= 16 (default: %(default)s)")
+    rb.add_argument("--verbose", action="store_true",
+                    help="show Prefect's INFO logs (default: warnings and errors only)")
     cmd_gateway.add_parser(sub)
     for cmd in (cmd_history, cmd_show, cmd_report):
         cmd.add_parser(sub)
@@ -52,36 +72,6 @@ def _version() -> str:
         return version("afx-execution")
     except PackageNotFoundError:
         return "unknown"
-
-
-def _print_results(out: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(width=max(100, Console().width))
-    title = f"Rebalance {out['rebalance_id']}" + (" (dry run)" if out["dry_run"] else "")
-    if out.get("rerun"):
-        title += f" - rerun, attempt {out.get('attempt', '?')}"
-    table = Table(title=title)
-    for col in ("symbol", "side", "filled/req", "avg price", "slip bps", "status", "mode", "replaces"):
-        table.add_column(col, justify="right" if col in ("filled/req", "avg price", "slip bps", "replaces") else "left")
-    for r in out["results"]:
-        table.add_row(
-            r["symbol"], r["side"], f"{r['filled']}/{r['requested']}",
-            "-" if r["avg_price"] is None else f"{r['avg_price']:.4f}",
-            "-" if r["slippage_bps"] is None else f"{r['slippage_bps']:.2f}",
-            r["status"], r["mode"], str(r["replaces"]),
-        )
-    console.print(table)
-    console.print(
-        f"intents {out['intents']}, net orders {out['net_orders']}, netting saved "
-        f"{out['netting_qty_saved']} units, plans {out['plans']}, orders sent {out.get('orders_sent', 0)}"
-    )
-    for label in ("deferred", "dropped_min_notional", "risk_blocks"):
-        for item in out[label]:
-            console.print(f"[yellow]{label}[/yellow]: {item}")
-    for intent, why in out["rejected"].items():
-        console.print(f"[red]rejected[/red] {intent}: {why}")
 
 
 def _run(params_kwargs: dict[str, Any], verbose: bool) -> int:
@@ -135,7 +125,7 @@ def _run(params_kwargs: dict[str, Any], verbose: bool) -> int:
             return 2
         finally:
             set_progress_listener(None)
-    _print_results(out)
+    print_results(out)
     incomplete = [r for r in out["results"] if r["status"] != "filled"]
     return 1 if incomplete or out["risk_blocks"] or out["rejected"] else 0
 

@@ -1,31 +1,37 @@
 """``afx history``: past rebalances, newest first.
 
     afx history [--limit 20] [--days N] [--json]
+
+``--days N``: session dates from N-1 days before today's session date (New
+York, flows/cmd_ledger.py ``session_today``) to the newest.
 """
 
 from __future__ import annotations
 
 import argparse
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
-from flows.cmd_ledger import add_common, open_ledger, print_json
+from flows.cmd_ledger import add_common, open_ledger, positive_int, print_json, session_today
+from lib.clock import Clock
 
 __all__ = ["add_parser", "run"]
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = subparsers.add_parser("history", help="past rebalances, newest first")
-    p.add_argument("--limit", type=int, default=20, help="how many rebalances (default: %(default)s)")
-    p.add_argument("--days", type=int, default=None,
-                   help="only session dates in the last N days (default: all)")
+    p.add_argument("--limit", type=positive_int, default=20,
+                   help="how many rebalances at most (default: %(default)s)")
+    p.add_argument("--days", type=positive_int, default=None,
+                   help="only session dates in the last N days, today's New York session date "
+                        "included (default: all)")
     add_common(p)
     return p
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, clock: Clock | None = None) -> int:
     ledger, _, _ = open_ledger(args.settings)
-    since = date.today() - timedelta(days=args.days - 1) if args.days else None  # noqa: DTZ011
+    since = session_today(clock) - timedelta(days=args.days - 1) if args.days else None
     rows = []
     for r in ledger.list_rebalances(since=since, limit=args.limit):
         orders = ledger.orders_for_rebalance(r.rebalance_id)

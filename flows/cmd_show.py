@@ -1,25 +1,35 @@
 """``afx show ID``: one rebalance: plan, orders, fills, TCA (IS parts,
 benchmarks, markouts), blocks, dropped items and outliers.
 
-    afx show main-2026-11-24-us-open [--json]
+    afx show main-2026-11-24-us-open [--json] [--png]
+
+``--png`` also writes the rebalance's two pictures (slippage per order
+against its collar; fill progress per order) under var/charts/rebalance/
+(lib/charts) and prints a ``chart: <path>`` line for each (with ``--json``:
+a ``charts`` list beside the TCA), or why there is nothing to draw.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
-from flows.cmd_ledger import add_common, open_ledger, print_json
-from lib.errors import LedgerError
+from flows.cmd_ledger import add_common, open_ledger, print_json, to_jsonable
+from lib.charts import ChartFiles, render_rebalance
+from lib.errors import LedgerError, ReportingError
 from lib.ledger_tca import RebalanceTCA, rebalance_tca
 
-__all__ = ["add_parser", "print_rebalance", "run"]
+__all__ = ["add_parser", "print_charts", "print_rebalance", "run"]
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "show", help="one rebalance: plans, orders, fills, TCA, blocks")
     p.add_argument("rebalance_id", help="the rebalance id (see `afx history`)")
+    p.add_argument("--png", action="store_true",
+                   help="also write the slippage and fill-progress PNGs under var/charts/rebalance/ "
+                        "and print their paths (default: off)")
     add_common(p)
     return p
 
@@ -70,8 +80,24 @@ def run(args: argparse.Namespace) -> int:
     except LedgerError as exc:
         print(f"error: {exc}")
         return 2
+    try:
+        charts = render_rebalance(t) if args.png else None
+    except ReportingError as exc:
+        print(f"afx show: {exc}", file=sys.stderr)
+        return 1
     if args.json:
-        print_json(t)
-    else:
-        print_rebalance(t)
+        print_json(t if charts is None else {**to_jsonable(t), "charts": [str(p) for p in charts.paths],
+                                             "charts_note": charts.note})
+        return 0
+    print_rebalance(t)
+    if charts is not None:
+        print_charts(charts)
     return 0
+
+
+def print_charts(charts: ChartFiles) -> None:
+    """``chart: <path>`` per file written, or ``no chart: <why>``."""
+    for p in charts.paths:
+        print(f"chart: {p}")
+    if charts.note:
+        print(f"no chart: {charts.note}")

@@ -1,5 +1,11 @@
 """What a rebalance shows its user: the markdown artifact and the flow's
-return value (a JSON-friendly dict the CLI prints as a table)."""
+return value (a JSON-friendly dict the CLI prints as tables).
+
+Every run, dry or not, lists what was not traded and why (``not_traded``:
+skipped below the drift threshold, deferred by session gating, dropped below
+the minimum notional, blocked by a risk control, rejected by the policy), and
+the plans (``planned``: mode, limit, collar, slices) so a dry run shows what
+it would have sent."""
 
 from __future__ import annotations
 
@@ -11,11 +17,55 @@ from lib.pipeline import AllocationReport, GateReport, PlanSet, Prepared, RunSum
 from lib.risk import RiskBlock
 from lib.supervisor import SupervisionReport
 
-__all__ = ["dry_run_markdown", "run_markdown", "summary_dict"]
+__all__ = ["dry_run_markdown", "not_traded", "planned", "run_markdown", "summary_dict"]
 
 
 def _fmt(x: float | None, spec: str = ".2f") -> str:
     return "-" if x is None else format(x, spec)
+
+
+def planned(planset: PlanSet) -> list[dict[str, Any]]:
+    """One row per plan: what would be / was sent."""
+    return [
+        {
+            "intent": p.intent.intent_id, "symbol": p.symbol, "side": p.side.value,
+            "quantity": p.quantity, "mode": p.mode.value, "order_type": p.order_type.value,
+            "limit": p.limit_price, "collar_low": p.collar_low, "collar_high": p.collar_high,
+            "arrival_mid": p.arrival_mid, "max_slippage_bps": p.max_slippage_bps,
+            "ttl_seconds": p.ttl_seconds,
+            "slices": p.slices.n_slices if p.slices else 1,
+            "slice_style": p.slices.style if p.slices else None,
+        }
+        for p in planset.plans
+    ]
+
+
+def not_traded(prepared: Prepared, gate: GateReport, netting: NettingResult, planset: PlanSet,
+               blocks: Sequence[RiskBlock]) -> list[dict[str, str]]:
+    """Everything the run did not trade, one row each: ``kind`` (skipped_drift,
+    deferred, dropped, blocked, rejected), ``item`` and ``reason``."""
+    rows: list[dict[str, str]] = []
+    for s in prepared.trades.skipped:
+        rows.append({"kind": "skipped_drift",
+                     "item": f"{s.sleeve}/{s.symbol} {s.side.value} {s.quantity} "
+                             f"({s.current} -> {s.target})",
+                     "reason": f"{s.reason}: notional ${s.notional_usd:,.0f} "
+                               f"< threshold ${s.threshold_usd:,.0f}"})
+    for d in gate.deferred:
+        nxt = f"; next window {d.next_window_start.isoformat()}" if d.next_window_start else ""
+        rows.append({"kind": "deferred", "item": f"{d.symbol} ({d.calendar})",
+                     "reason": f"{d.reason}{nxt}"})
+    for x in netting.dropped:
+        rows.append({"kind": "dropped", "item": f"{x.symbol} {x.side.value} {x.quantity}",
+                     "reason": f"{x.reason} (notional {x.notional:,.0f})"})
+    for b in blocks:
+        rows.append({"kind": "blocked", "item": b.symbol or "(rebalance)",
+                     "reason": f"{b.control}: {b.detail}"})
+    blocked = {b.intent_id for b in blocks}
+    for intent, why in planset.rejected.items():
+        if intent not in blocked:
+            rows.append({"kind": "rejected", "item": intent, "reason": why})
+    return rows
 
 
 def summary_dict(
@@ -35,12 +85,14 @@ def summary_dict(
         "skipped_below_drift": len(prepared.trades.skipped),
         "deferred": [f"{d.symbol}: {d.reason}" for d in gate.deferred],
         "net_orders": len(netting.net_intents),
-        "dropped_min_notional": [f"{d.symbol} {d.quantity}" for d in netting.dropped],
+        "dropped_min_notional": [f"{d.symbol} {d.quantity}: {d.reason}" for d in netting.dropped],
         "netting_qty_saved": netting.benefit.qty_saved,
         "plans": len(planset.plans),
         "rejected": dict(planset.rejected),
         "risk_blocks": [f"{b.control}: {b.symbol}: {b.detail}" for b in blocks],
         "dry_run": report is None,
+        "planned": planned(planset),
+        "not_traded": not_traded(prepared, gate, netting, planset, blocks),
         "results": [],
     }
     if report is not None:
@@ -82,10 +134,10 @@ def _head(prepared: Prepared, gate: GateReport, netting: NettingResult, planset:
         f"* dropped below min notional: {len(netting.dropped)}",
         f"* plans: {len(planset.plans)}, rejected: {len(planset.rejected)}, risk blocks: {len(blocks)}",
     ]
-    for d in gate.deferred:
-        lines.append(f"  * deferred {d.symbol}: {d.reason}")
-    for blk in blocks:
-        lines.append(f"  * blocked {blk.symbol} ({blk.control}): {blk.detail}")
+    rows = not_traded(prepared, gate, netting, planset, blocks)
+    if rows:
+        lines += ["", "Not traded:", ""]
+        lines += [f"* {r['kind']} {r['item']}: {r['reason']}" for r in rows]
     return lines
 
 

@@ -35,11 +35,16 @@ def test_bad_targets_exit_2_and_nothing_sent(flow_params: RebalanceParams, tmp_p
 
 
 @pytest.mark.parametrize("ledger_db", ["sqlite"], indirect=True)
-def test_dry_run_prints_table_and_exits_0(flow_params: RebalanceParams) -> None:
+def test_dry_run_prints_plans_and_exits_0(flow_params: RebalanceParams) -> None:
     proc = _afx("rebalance", "--targets", flow_params.targets, "--settings", flow_params.settings,
                 "--rebalance-id", "cli-dry", "--dry-run")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "Rebalance cli-dry (dry run)" in proc.stdout and "plans 6" in proc.stdout
+    assert "Rebalance cli-dry (dry run): plans, nothing sent" in proc.stdout and "plans 6" in proc.stdout
+    # the plans, not an empty results table: DIS sliced 9 POV children, ES on its 3 bps cap
+    dis = next(line for line in proc.stdout.splitlines() if "DIS" in line)
+    assert "marketable_limit" in dis and "9 POV" in dis and "LMT" in dis
+    assert sum(1 for line in proc.stdout.splitlines() if "marketable_limit" in line) == 6
+    assert "Not traded: nothing" in proc.stdout
 
 
 def test_unknown_option_is_an_argparse_error() -> None:

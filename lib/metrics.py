@@ -53,24 +53,34 @@ Replaces ``REPLACE_BUCKETS`` are integers around the default 6 attempts.
 Label values must be bounded sets (instrument symbols from the registry,
 enum values, reject reasons and control names from the code, never free text).
 
+A run that fails (an exception, a crash, a Blocked run) never reaches the
+run's own export: :func:`export_failed_run` (called from the flow's failure
+hook) writes ``outcome="failed"`` at 1 with the last run time and duration,
+and never touches ``last_success_timestamp_seconds``: on the Pushgateway it
+POSTs (replacing only the series it writes in the run's group, so an
+earlier success's ``last_success`` and execution series stay); in a
+textfile it rewrites the run's file keeping every family of the old file it
+does not write (the same merge).
+
 Export: :meth:`ExecutionMetrics.write_textfile` (node-exporter textfile
 collector, atomic rename; :func:`prune_textfiles` keeps the folder bounded)
 and :meth:`ExecutionMetrics.push` (Pushgateway). Neither raises on an I/O
 failure: a metrics outage must not fail a rebalance. They return an
 :class:`ExportResult` that the caller logs/alerts on (also logged here at
 WARNING), with ``raise_for_error()`` for callers that require delivery.
+The export plumbing (result type, collector views, textfile merge and
+pruning) is in lib/metrics_io.py.
 """
 
 from __future__ import annotations
 
 import http.client
-import logging
 import math
 import os
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -79,22 +89,24 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     push_to_gateway,
+    pushadd_to_gateway,
     write_to_textfile,
 )
-from prometheus_client.metrics_core import Metric
-from prometheus_client.samples import Sample
 
-from lib.errors import ReportingError
+from lib.metrics_io import ExportResult, Labelled, Merged, failed, prune_textfiles, read_families
 from lib.types import AssetClass, ExecutionResult, PolicyMode, Side
 
 __all__ = [
     "BROKER_REJECTED",
+    "ENV_PUSHGATEWAY",
+    "FAILED",
     "OUTCOMES",
     "REPLACE_BUCKETS",
     "SERIES",
     "SLIPPAGE_BUCKETS_BPS",
     "ExecutionMetrics",
     "ExportResult",
+    "export_failed_run",
     "prune_textfiles",
     "record_execution_commission",
     "record_execution_fill",
@@ -107,8 +119,6 @@ __all__ = [
     "record_run",
 ]
 
-log = logging.getLogger(__name__)
-
 #: Slippage histogram upper bounds, bps (+Inf is added by prometheus_client).
 SLIPPAGE_BUCKETS_BPS: tuple[float, ...] = (
     0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 12.0, 15.0, 25.0, 50.0, 100.0,
@@ -117,6 +127,10 @@ SLIPPAGE_BUCKETS_BPS: tuple[float, ...] = (
 REPLACE_BUCKETS: tuple[float, ...] = (0, 1, 2, 3, 4, 5, 6, 8, 10, 15)
 #: A run's outcome (``abstractfinance_rebalance_outcome{outcome}``).
 OUTCOMES: tuple[str, ...] = ("success", "incomplete", "failed")
+#: The outcome of a run that failed or crashed (:func:`export_failed_run`).
+FAILED = "failed"
+#: Environment: the Pushgateway (``host:port`` or URL); unset = textfiles.
+ENV_PUSHGATEWAY = "EXEC_PUSHGATEWAY"
 #: ``reason`` of a broker rejection (the broker's text is not a bounded label).
 BROKER_REJECTED = "broker_rejected"
 #: Every series name a dashboard may query (without the namespace prefix),
@@ -132,41 +146,6 @@ SERIES: tuple[str, ...] = (
 )
 
 _DEFAULT_PUSH_TIMEOUT_SECONDS = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class ExportResult:
-    """Outcome of a textfile write or a Pushgateway push. ``target`` is the
-    path or gateway address; ``detail`` the error text when ``ok`` is False."""
-
-    ok: bool
-    target: str
-    detail: str = ""
-    grouping_key: Mapping[str, str] = field(default_factory=dict)
-
-    def raise_for_error(self) -> None:
-        """Raise :class:`ReportingError` if the export failed."""
-        if not self.ok:
-            raise ReportingError(self.target, self.detail)
-
-
-class _Labelled:
-    """A collector view of a registry with ``labels`` added to every sample
-    and ``_created`` samples left out (what is written/pushed)."""
-
-    def __init__(self, registry: CollectorRegistry, labels: Mapping[str, str]) -> None:
-        self._registry = registry
-        self._labels = dict(labels)
-
-    def collect(self) -> Iterator[Metric]:
-        for fam in self._registry.collect():
-            out = Metric(fam.name, fam.documentation, fam.type, fam.unit)
-            out.samples = [
-                Sample(s.name, {**s.labels, **self._labels}, s.value, s.timestamp, s.exemplar)
-                for s in fam.samples
-                if not s.name.endswith("_created")
-            ]
-            yield out
 
 
 class ExecutionMetrics:
@@ -224,22 +203,39 @@ class ExecutionMetrics:
             "Orders or rebalances blocked by a pre-trade risk control, by control.",
             ["control"], namespace=ns, registry=r,
         )
-    def _view(self, labels: Mapping[str, str]) -> _Labelled:
-        return _Labelled(self.registry, labels)
+
+    @classmethod
+    def run_series_only(cls, namespace: str = "abstractfinance", *,
+                        run_labels: Mapping[str, str] | None = None) -> ExecutionMetrics:
+        """A registry without the execution series (only what :func:`record_run`
+        adds), so a merge or a Pushgateway POST leaves an earlier attempt's
+        execution series alone instead of overwriting them with zeros."""
+        m = cls(namespace, run_labels=run_labels)
+        for c in (m.slippage_bps, m.notional, m.commission, m.replace_count, m.netting_savings_qty,
+                  m.orders_by_policy, m.rejected, m.risk_blocks):
+            m.registry.unregister(c)
+        return m
+
+    def _view(self, labels: Mapping[str, str]) -> Labelled:
+        return Labelled(self.registry, labels)
 
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format, run labels on every
         series (what is written to the textfile)."""
         return generate_latest(self._view(self.run_labels))
 
-    def write_textfile(self, path: str | Path) -> ExportResult:
+    def write_textfile(self, path: str | Path, *, merge: bool = False) -> ExportResult:
         """Write the exposition to ``path`` (should end in ``.prom``) atomically
-        (temp file in the same directory, then rename)."""
+        (temp file in the same directory, then rename). ``merge``: keep every
+        family of the existing file that this registry does not write (an
+        unreadable old file is replaced)."""
         target = str(path)
+        labelled = self._view(self.run_labels)
         try:
-            write_to_textfile(target, self._view(self.run_labels))
+            old = read_families(Path(path)) if merge else []
+            write_to_textfile(target, Merged(labelled, old))
         except OSError as exc:
-            return _failed(target, f"{type(exc).__name__}: {exc}", {})
+            return failed(target, f"{type(exc).__name__}: {exc}", {})
         return ExportResult(ok=True, target=target)
 
     def push(
@@ -253,37 +249,29 @@ class ExecutionMetrics:
         """PUT the registry to a Pushgateway (``'host:port'`` or a URL) under
         ``job`` and ``grouping_key`` (default: the run labels). The grouping
         labels are attached by the Pushgateway, not repeated in the samples."""
+        return self._push(push_to_gateway, gateway, job, grouping_key, timeout_seconds)
+
+    def pushadd(
+        self,
+        gateway: str,
+        *,
+        job: str = "rebalance",
+        grouping_key: Mapping[str, str] | None = None,
+        timeout_seconds: float = _DEFAULT_PUSH_TIMEOUT_SECONDS,
+    ) -> ExportResult:
+        """POST to a Pushgateway: like :meth:`push`, but only the metric names
+        this registry has are replaced in the group; the group's others stay."""
+        return self._push(pushadd_to_gateway, gateway, job, grouping_key, timeout_seconds)
+
+    def _push(self, how: Any, gateway: str, job: str, grouping_key: Mapping[str, str] | None,
+              timeout_seconds: float) -> ExportResult:
         key = dict(self.run_labels if grouping_key is None else grouping_key)
         try:
-            push_to_gateway(
-                gateway, job=job, registry=self._view({}),
-                grouping_key=key, timeout=timeout_seconds,
-            )
+            how(gateway, job=job, registry=self._view({}), grouping_key=key, timeout=timeout_seconds)
         except (OSError, ValueError, http.client.HTTPException) as exc:
             # URLError/HTTPError/timeouts are OSErrors; a bad address is a ValueError.
-            return _failed(gateway, f"{type(exc).__name__}: {exc}", key)
+            return failed(gateway, f"{type(exc).__name__}: {exc}", key)
         return ExportResult(ok=True, target=gateway, grouping_key=key)
-
-
-def prune_textfiles(folder: str | Path, keep: int) -> list[Path]:
-    """Delete all but the ``keep`` most recently written ``*.prom`` files of
-    ``folder`` (by modification time, then name); returns what was deleted.
-    Bounds the series a textfile collector re-exports forever."""
-    if keep < 0:
-        raise ValueError(f"keep must be >= 0, got {keep}")
-    files = sorted(Path(folder).glob("*.prom"), key=lambda p: (p.stat().st_mtime, p.name))
-    doomed = files[: max(0, len(files) - keep)]
-    for p in doomed:
-        try:
-            os.unlink(p)
-        except FileNotFoundError:
-            pass
-    return doomed
-
-
-def _failed(target: str, detail: str, key: Mapping[str, str]) -> ExportResult:
-    log.warning("metrics export to %s failed: %s", target, detail)
-    return ExportResult(ok=False, target=target, detail=detail, grouping_key=dict(key))
 
 
 def _finite(name: str, value: float, *, non_negative: bool = False) -> float:
@@ -378,11 +366,12 @@ def record_run(
     outcome: str,
     finished_at: datetime,
     started_at: datetime | None = None,
-    orders: int = 0,
+    orders: int | None = 0,
 ) -> None:
     """The batch-job series: last run (and last success when ``outcome`` is
     ``"success"``) at ``finished_at`` (wall clock, tz-aware), the duration
-    since ``started_at`` (seconds, omitted when unknown), one outcome at 1."""
+    since ``started_at`` (seconds, omitted when unknown), one outcome at 1,
+    the order count (omitted when None)."""
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
     if finished_at.tzinfo is None:
@@ -407,4 +396,45 @@ def record_run(
                 ("outcome",))
     for o in OUTCOMES:
         out.labels(outcome=o).set(1.0 if o == outcome else 0.0)
-    gauge("rebalance_orders", "Parent orders (intents) the run executed.").set(orders)
+    if orders is not None:
+        gauge("rebalance_orders", "Parent orders (intents) the run executed.").set(orders)
+
+
+def export_failed_run(
+    rebalance_id: str,
+    schedule: str,
+    *,
+    finished_at: datetime,
+    started_at: datetime | None = None,
+    folder: str | Path | None = None,
+    gateway: str | None = None,
+    textfiles_kept: int | None = None,
+) -> ExportResult:
+    """Export ``outcome="failed"`` for a run that failed or crashed (module
+    docstring): last run at ``finished_at`` (wall clock, tz-aware), the
+    duration since ``started_at``, ``last_success`` left as it was.
+
+    Where: ``gateway`` (default ``$EXEC_PUSHGATEWAY``) by POST under job
+    ``rebalance`` and the run's labels; else ``<folder>/<rebalance_id>.prom``
+    (default folder: ``metrics`` in the var folder), merged with the file the
+    run's earlier attempts left, the folder then pruned to ``textfiles_kept``
+    files when given. Never raises on an I/O failure (see :class:`ExportResult`)."""
+    m = ExecutionMetrics.run_series_only(run_labels={"rebalance": rebalance_id, "schedule": schedule})
+    # A failed run knows no order count: none written (a merge keeps the old one).
+    record_run(m, outcome=FAILED, finished_at=finished_at, started_at=started_at, orders=None)
+    gw = gateway if gateway is not None else os.environ.get(ENV_PUSHGATEWAY, "").strip()
+    if gw:
+        return m.pushadd(gw, job="rebalance")
+    if folder is None:
+        from lib.varpaths import var_dir
+
+        folder = var_dir() / "metrics"
+    target = Path(folder)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return failed(str(target), f"{type(exc).__name__}: {exc}", {})
+    res = m.write_textfile(target / f"{rebalance_id}.prom", merge=True)
+    if textfiles_kept is not None:
+        prune_textfiles(target, textfiles_kept)
+    return res

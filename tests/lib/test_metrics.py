@@ -23,6 +23,7 @@ from lib.metrics import (
     OUTCOMES,
     SERIES,
     ExecutionMetrics,
+    export_failed_run,
     prune_textfiles,
     record_execution_commission,
     record_execution_fill,
@@ -414,3 +415,102 @@ def test_real_node_exporter_textfile_collector(tmp_path: Path, labelled: bool) -
            if n == "abstractfinance_rebalance_last_success_timestamp_seconds"}
     assert got == {f"r{i}" for i in range(20)}
     assert "node_textfile_scrape_error 0" in body
+
+
+# --- a failed run: outcome="failed", last success untouched -----------------------------
+
+T1 = T0 + timedelta(hours=1)
+LBL = frozenset({("rebalance", "r1"), ("schedule", "us-open")})
+LAST_SUCCESS = "abstractfinance_rebalance_last_success_timestamp_seconds"
+
+
+def outcome_of(s: dict[tuple[str, frozenset[tuple[str, str]]], float],
+               labels: frozenset[tuple[str, str]] = LBL) -> dict[str, float]:
+    return {o: s[("abstractfinance_rebalance_outcome", labels | {("outcome", o)})] for o in OUTCOMES}
+
+
+def test_failed_run_after_a_success_keeps_last_success_in_the_textfile(tmp_path: Path) -> None:
+    assert run_metrics("r1").write_textfile(tmp_path / "r1.prom").ok
+    res = export_failed_run("r1", "us-open", finished_at=T1, started_at=T1 - timedelta(seconds=30),
+                            folder=tmp_path)
+    assert res.ok and res.target == str(tmp_path / "r1.prom")
+    s = samples((tmp_path / "r1.prom").read_text())
+    assert outcome_of(s) == {"success": 0.0, "incomplete": 0.0, "failed": 1.0}
+    assert s[("abstractfinance_rebalance_last_run_timestamp_seconds", LBL)] == T1.timestamp()
+    assert s[(LAST_SUCCESS, LBL)] == T0.timestamp()  # not advanced by the failure
+    assert s[("abstractfinance_rebalance_duration_seconds", LBL)] == 30.0
+    assert s[("abstractfinance_rebalance_orders", LBL)] == 2.0  # the earlier attempt's
+    assert s[("abstractfinance_execution_commission_total", LBL)] == pytest.approx(4.35)
+    load_textfile_dir(tmp_path)  # still one series per name and labels
+
+
+def test_first_run_failing_writes_failed_and_no_last_success(tmp_path: Path) -> None:
+    for rid in ("r2", "r3"):
+        assert run_metrics(rid).write_textfile(tmp_path / f"{rid}.prom").ok
+    assert export_failed_run("r1", "us-open", finished_at=T1, folder=tmp_path).ok
+    s = samples((tmp_path / "r1.prom").read_text())
+    assert outcome_of(s)["failed"] == 1.0
+    assert not [n for n, _ in s if n == LAST_SUCCESS]
+    assert not [n for n, _ in s if n in ("abstractfinance_rebalance_orders",
+                                         "abstractfinance_rebalance_duration_seconds")]
+    seen = load_textfile_dir(tmp_path)  # beside other runs' files, as node_exporter merges them
+    assert {dict(k[1])["rebalance"] for k in seen if k[0] == LAST_SUCCESS} == {"r2", "r3"}
+
+
+def test_failed_run_defaults_to_var_metrics_and_prunes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EXEC_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("EXEC_PUSHGATEWAY", raising=False)
+    folder = tmp_path / "var" / "metrics"
+    folder.mkdir(parents=True)
+    for i in range(3):
+        (folder / f"old{i}.prom").write_text("x 1\n")
+        os.utime(folder / f"old{i}.prom", (1_000_000 + i, 1_000_000 + i))
+    (folder / "r1.prom").write_text("not { a metrics file\n")  # unreadable: replaced
+    res = export_failed_run("r1", "us-open", finished_at=T1, textfiles_kept=2)
+    assert res.ok and res.target == str(folder / "r1.prom")
+    assert outcome_of(samples((folder / "r1.prom").read_text()))["failed"] == 1.0
+    assert sorted(p.name for p in folder.glob("*.prom")) == ["old2.prom", "r1.prom"]
+
+
+def test_failed_run_export_failure_is_reported_not_raised(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert not export_failed_run("r1", "s", finished_at=T1, folder=blocker / "metrics").ok
+    dead = f"127.0.0.1:{free_port()}"
+    res = export_failed_run("r1", "s", finished_at=T1, gateway=dead)
+    assert not res.ok and res.target == dead
+
+
+def test_promtool_accepts_a_failed_run_file(tmp_path: Path) -> None:
+    promtool = binary_or_skip("promtool", "EXEC_REQUIRE_PROMTOOL", APT_HINT)
+    run_metrics("r1").write_textfile(tmp_path / "r1.prom")
+    export_failed_run("r1", "us-open", finished_at=T1, folder=tmp_path)
+    proc = subprocess.run([promtool, "check", "metrics"], input=(tmp_path / "r1.prom").read_bytes(),
+                          capture_output=True, timeout=30, check=False)
+    assert proc.returncode == 0 and proc.stdout.decode().strip() == "", proc.stdout + proc.stderr
+
+
+def test_failed_run_on_the_pushgateway_keeps_the_groups_last_success(
+    pushgateway: PushgatewayProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rid = "main-2026-11-24-failing"
+    assert run_metrics(rid).push(pushgateway.address, job="rebalance").ok  # an earlier success
+    monkeypatch.setenv("EXEC_PUSHGATEWAY", pushgateway.address)  # where the flow's hook finds it
+    res = export_failed_run(rid, "us-open", finished_at=T1, started_at=T1 - timedelta(seconds=5))
+    assert res.ok, res.detail
+    assert res.grouping_key == {"rebalance": rid, "schedule": "us-open"}
+    text = pushgateway.get("/metrics")
+    grp = {"job": "rebalance", "rebalance": rid, "schedule": "us-open"}
+    for o in OUTCOMES:
+        assert value(text, "abstractfinance_rebalance_outcome", outcome=o, **grp) == (o == "failed")
+    assert value(text, LAST_SUCCESS, **grp) == T0.timestamp()
+    assert value(text, "abstractfinance_rebalance_last_run_timestamp_seconds", **grp) == T1.timestamp()
+    assert value(text, "abstractfinance_execution_commission_total", **grp) == pytest.approx(4.35)
+    # a first run that fails: failed, and no last success in its group
+    assert export_failed_run("never-ok", "us-open", finished_at=T1).ok
+    text = pushgateway.get("/metrics")
+    assert value(text, "abstractfinance_rebalance_outcome", outcome="failed", rebalance="never-ok") == 1.0
+    assert not [n for (n, labels) in samples(text)
+                if n == LAST_SUCCESS and ("rebalance", "never-ok") in labels]

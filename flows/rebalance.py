@@ -2,10 +2,19 @@
 
     prepare trades -> gate sessions -> net across sleeves -> ADV + market data
       -> pre-trade risk -> plans -> [dry run stops here] -> execute (one task)
-      -> allocate to sleeves -> analytics -> alerts -> metrics
+      -> allocate to sleeves -> analytics -> alerts -> metrics -> artifacts
 
 Rerunning the same ``rebalance_id`` (a new run, or Retry in the Prefect UI)
 reconciles with the broker and trades only the residual.
+
+Parameters (lib/params.py holds their descriptions, which the UI's run form
+shows): the production fields at the top level, so a run can override one
+(``prefect deployment run rebalance/us-open --param rebalance_id=X``) and keep
+the deployment's others; the simulator-only fields in the ``sim`` group.
+Every parameter has a default (the demo on the simulator), so "Quick run"
+starts a run at once. Python callers may still pass one RebalanceParams
+(``rebalance(params)``, the CLI does); that parameter is hidden from the
+form.
 """
 
 from __future__ import annotations
@@ -13,16 +22,40 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
-from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, Failed
+from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 
+from flows.artifacts import publish_rebalance
 from flows.report import dry_run_markdown, run_markdown, summary_dict
-from lib.notify import Notifier, failure_message
-from lib.params import RebalanceParams
+from lib.notify import failure_message
+from lib.params import (
+    FLOW_DEFAULTS,
+    Broker,
+    RebalanceId,
+    RebalanceParams,
+    ScheduleSlug,
+    SimOptions,
+    TargetsPath,
+    described,
+)
 from lib.pipeline.outcome import COMPLETED, RunOutcome, run_outcome
 from lib.pipeline.report import undelivered_alerts
+from lib.types import PolicyMode
 from tasks import steps
-from tasks.progress import artifact_key
+from tasks.alerts import notifier
+from tasks.runlog import run_log
+
+# Module-level defaults (ruff B008): Field defaults carry each description.
+_TARGETS = described("targets")
+_REBALANCE_ID = described("rebalance_id")
+_SCHEDULE_SLUG = described("schedule_slug")
+_BROKER = described("broker")
+_DRY_RUN = described("dry_run")
+_SETTINGS = described("settings")
+_MODE = described("mode")
+_SIM = Field(SimOptions(), description="Simulator settings (broker sim only): state file, seed, "
+             "virtual start. Leave as is on a production run.")
 
 
 def _user_error(state: Any) -> bool:
@@ -54,10 +87,23 @@ def alert_failure(flow: Any, flow_run: Any, state: Any) -> None:
     (not for bad targets/settings: the user is told directly, exit 2)."""
     if _user_error(state):
         return
-    params = (flow_run.parameters or {}).get("params") or {}
-    rid = params.get("rebalance_id") or flow_run.name
+    rid = _param(flow_run.parameters, "rebalance_id") or flow_run.name
     message = failure_message(str(rid), "flow", state.message or state.name)
-    Notifier.from_env().send(message)
+    notifier(log=run_log()).send(message)  # env + the Secret block, as every alert
+
+
+def _param(parameters: dict[str, Any] | None, name: str) -> Any:
+    """One parameter of a run, flat or inside the legacy ``params`` object."""
+    parameters = parameters or {}
+    value = parameters.get(name)
+    if value is not None and value != FLOW_DEFAULTS.get(name):
+        return value
+    legacy = parameters.get("params")
+    if hasattr(legacy, "model_dump"):
+        legacy = legacy.model_dump()
+    if isinstance(legacy, dict) and legacy.get(name) is not None:
+        return legacy[name]
+    return value
 
 
 def run_name() -> str:
@@ -65,14 +111,12 @@ def run_name() -> str:
     (the default id is only known once the runtime computes it)."""
     from prefect.runtime import flow_run
 
-    p = (flow_run.parameters or {}).get("params") or {}
-    if not isinstance(p, dict):
-        p = p.model_dump() if hasattr(p, "model_dump") else {}
-    rid = p.get("rebalance_id")
+    rid = _param(flow_run.parameters, "rebalance_id")
     if rid:
         return str(rid)
-    stem = str(p.get("targets", "rebalance")).rsplit("/", 1)[-1].split(".", 1)[0]
-    return f"{p.get('schedule_slug', 'manual')}-{stem}"
+    targets = _param(flow_run.parameters, "targets") or "rebalance"
+    stem = str(targets).rsplit("/", 1)[-1].split(".", 1)[0]
+    return f"{_param(flow_run.parameters, 'schedule_slug') or 'manual'}-{stem}"
 
 
 @flow(
@@ -83,10 +127,23 @@ def run_name() -> str:
     on_failure=[alert_failure],
     on_crashed=[alert_failure],
 )
-def rebalance(params: RebalanceParams) -> dict[str, Any]:
-    """Execute one rebalance described by ``params`` (see lib/params.py)."""
-    prepared = steps.prepare_trades(params)
-    print(f"rebalance {prepared.rebalance_id}: ledger {prepared.ledger}")  # every run, in its logs
+def rebalance(
+    params: SkipJsonSchema[RebalanceParams | None] = None,
+    targets: TargetsPath = _TARGETS,
+    rebalance_id: RebalanceId = _REBALANCE_ID,
+    schedule_slug: ScheduleSlug = _SCHEDULE_SLUG,
+    broker: Broker = _BROKER,
+    dry_run: bool = _DRY_RUN,
+    settings: str = _SETTINGS,
+    mode: PolicyMode | None = _MODE,
+    sim: SimOptions = _SIM,
+) -> dict[str, Any]:
+    """Execute one rebalance: plan every order from the targets file, supervise
+    each to a terminal state, record it in the ledger, alert and report."""
+    params = RebalanceParams.from_flow(
+        base=params, sim=sim, targets=targets, rebalance_id=rebalance_id,
+        schedule_slug=schedule_slug, broker=broker, dry_run=dry_run, settings=settings, mode=mode)
+    prepared = steps.prepare_trades(params)  # logs the id, new/rerun and the ledger: every run
     gate = steps.gate_sessions(params, prepared)
     netting = steps.net_trades(params, prepared, gate)
     pair_legs = [leg for pair in gate.pairs for leg in pair.legs]
@@ -95,13 +152,14 @@ def rebalance(params: RebalanceParams) -> dict[str, Any]:
     risk = steps.pre_trade_risk(params, to_trade, ctx)
     planset = steps.make_plans(params, risk.approved, ctx)
     blocks = [*risk.blocks, *planset.blocks]
-    key = artifact_key("rebalance", prepared.rebalance_id)
     if params.dry_run:
-        create_markdown_artifact(dry_run_markdown(prepared, gate, netting, planset, blocks), key=key)
+        outcome = run_outcome(intents=len(to_trade), plans=len(planset.plans), blocks=blocks,
+                              rejected=len(planset.rejected), deferred=len(gate.deferred))
+        publish_rebalance(prepared, gate, netting, planset, blocks,
+                          dry_run_markdown(prepared, gate, netting, planset, blocks),
+                          outcome=f"{outcome.name}: {outcome.message}")
         out = summary_dict(prepared, gate, netting, planset, blocks, None, None)
-        return final_state(out, run_outcome(
-            intents=len(to_trade), plans=len(planset.plans), blocks=blocks,
-            rejected=len(planset.rejected), deferred=len(gate.deferred)), dry_run=True)
+        return final_state(out, outcome, dry_run=True)
 
     report = steps.execute(params, planset.plans, gate.pairs)
     blocks = [*blocks, *report.blocks]  # the kill switch / risk gate during supervision
@@ -110,9 +168,12 @@ def rebalance(params: RebalanceParams) -> dict[str, Any]:
     alerts = steps.send_alerts(params, run, blocks, dict(planset.rejected))
     steps.export_metrics(params, report.results, planset.plans, netting, blocks,
                           dict(planset.reject_reasons))
-    create_markdown_artifact(run_markdown(prepared, gate, netting, planset, blocks, report, run), key=key)
-    out = summary_dict(prepared, gate, netting, planset, blocks, report, allocation)
-    return final_state(out, run_outcome(
+    outcome = run_outcome(
         intents=len(to_trade), plans=len(planset.plans), blocks=blocks,
         rejected=len(planset.rejected), deferred=len(gate.deferred), results=report.results,
-        undelivered=undelivered_alerts(alerts)))
+        undelivered=undelivered_alerts(alerts))
+    publish_rebalance(prepared, gate, netting, planset, blocks,
+                      run_markdown(prepared, gate, netting, planset, blocks, report, run),
+                      report=report, run=run, outcome=f"{outcome.name}: {outcome.message}")
+    out = summary_dict(prepared, gate, netting, planset, blocks, report, allocation)
+    return final_state(out, outcome)

@@ -54,6 +54,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_module_log = log
 
 ENV_APPRISE_URLS = "EXEC_APPRISE_URLS"
 ENV_TELEGRAM_BOT_TOKEN = "EXEC_TELEGRAM_BOT_TOKEN"
@@ -252,7 +253,15 @@ class Notifier:
     """Sends alerts to apprise destinations. Invalid URLs are a ConfigError at
     construction (the URL itself is not echoed)."""
 
-    def __init__(self, urls: Sequence[str | SecretStr] = ()) -> None:
+    def __init__(
+        self,
+        urls: Sequence[str | SecretStr] = (),
+        *,
+        log: logging.Logger | logging.LoggerAdapter[Any] | None = None,
+    ) -> None:
+        # ``log``: where each alert's outcome is told (delivered, refused, log
+        # only); the Prefect tasks pass their run logger. Default: lib.notify.
+        self._log = log if log is not None else _module_log
         self._targets: list[tuple[str, apprise.Apprise]] = []
         for i, url in enumerate(urls):
             raw = url.get_secret_value() if isinstance(url, SecretStr) else url
@@ -294,7 +303,7 @@ class Notifier:
         ``only``, e.g. a retry of the ones that failed); never raises (see
         module docstring)."""
         if not self._targets:
-            log.log(_LOG_LEVEL[level], "alert (no destinations, log only): %s\n%s", title, body)
+            self._log.log(_LOG_LEVEL[level], "alert (no destinations, log only): %s\n%s", title, body)
             return NotifyResult(sent=False, destinations=(), reason="no destinations")
         failed: list[str] = []
         targets = [(n, t) for n, t in self._targets if only is None or n in only]
@@ -309,14 +318,16 @@ class Notifier:
                     )
                 )
             except Exception as exc:  # a plugin bug must not fail a rebalance
-                log.error(
+                self._log.error(
                     "alert to %s raised %s: %s", name, type(exc).__name__, redact_text(str(exc))
                 )
                 ok = False
             if not ok:
                 failed.append(name)
         if failed:
-            log.warning("alert %r not delivered to %s", title, ", ".join(failed))
+            self._log.warning("alert %r not delivered to %s", title, ", ".join(failed))
+        else:
+            self._log.info("alert %r delivered to %s", title, ", ".join(n for n, _ in targets))
         reason = f"{len(failed)} of {len(targets)} destinations failed" if failed else ""
         return NotifyResult(
             sent=not failed,

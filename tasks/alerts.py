@@ -17,6 +17,7 @@ import os
 from pydantic import SecretStr
 
 from lib.notify import Notifier, NotifyConfig
+from lib.story import StoryLog
 
 __all__ = ["DEFAULT_SECRET_BLOCK", "ENV_SECRET_BLOCK", "alert_urls", "channel_of", "notifier"]
 
@@ -59,7 +60,8 @@ def channel_of(url: SecretStr) -> str:
     return "telegram" if url.get_secret_value().startswith(("tgram://", "telegram://")) else "slack"
 
 
-def notifier(channel: str | None = None) -> Notifier:
-    """A Notifier for every destination, or only those of ``channel``."""
+def notifier(channel: str | None = None, *, log: StoryLog | None = None) -> Notifier:
+    """A Notifier for every destination, or only those of ``channel``;
+    ``log`` hears each alert's outcome (the run logger: the UI's Logs tab)."""
     urls = alert_urls()
-    return Notifier([u for u in urls if channel is None or channel_of(u) == channel])
+    return Notifier([u for u in urls if channel is None or channel_of(u) == channel], log=log)

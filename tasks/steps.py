@@ -23,10 +23,20 @@ from lib.notify import NotifyResult
 from lib.params import RebalanceParams
 from lib.risk import RiskBlock, RiskReport
 from lib.runtime import open_runtime
+from lib.story import (
+    tell_blocks,
+    tell_deferred,
+    tell_netting,
+    tell_rejected,
+    tell_results,
+    tell_skipped,
+)
 from lib.supervisor import SupervisionReport
 from lib.types import ExecutionResult, OrderIntent, OrderPlan, PairGroup
+from tasks.alerts import notifier
 from tasks.kill_switch import VariableKillSwitch
 from tasks.progress import ProgressArtifact, artifact_key
+from tasks.runlog import run_log
 
 __all__ = [
     "allocate",
@@ -68,19 +78,29 @@ def _transient(task: object, task_run: object, state: Any) -> bool:
 
 @task(name="prepare-trades", **_STEP)
 def prepare_trades(params: RebalanceParams) -> pipeline.Prepared:
-    return pipeline.prepare_trades(open_runtime(params))
+    prepared = pipeline.prepare_trades(open_runtime(params))
+    log = run_log()
+    log.info("rebalance %s (%s): %d intents, NAV %.0f, ledger %s", prepared.rebalance_id,
+             "new" if prepared.created else "rerun", len(prepared.trades.intents), prepared.nav,
+             prepared.ledger)
+    tell_skipped(log, prepared.trades.skipped)
+    return prepared
 
 
 @task(name="gate-sessions", **_STEP)
 def gate_sessions(params: RebalanceParams, prepared: pipeline.Prepared) -> pipeline.GateReport:
-    return pipeline.gate_sessions(open_runtime(params), prepared)
+    gate = pipeline.gate_sessions(open_runtime(params), prepared)
+    tell_deferred(run_log(), gate.deferred)
+    return gate
 
 
 @task(name="net-trades", **_STEP)
 def net_trades(
     params: RebalanceParams, prepared: pipeline.Prepared, gate: pipeline.GateReport
 ) -> NettingResult:
-    return pipeline.net_trades(open_runtime(params), prepared, gate)
+    netting = pipeline.net_trades(open_runtime(params), prepared, gate)
+    tell_netting(run_log(), netting)
+    return netting
 
 
 @task(name="market-context", **_STEP)
@@ -92,14 +112,22 @@ def market_context(params: RebalanceParams, intents: Sequence[OrderIntent]) -> p
 def pre_trade_risk(
     params: RebalanceParams, intents: Sequence[OrderIntent], ctx: pipeline.MarketContext
 ) -> RiskReport:
-    return pipeline.pre_trade_risk(open_runtime(params), intents, ctx, VariableKillSwitch())
+    risk = pipeline.pre_trade_risk(open_runtime(params), intents, ctx, VariableKillSwitch())
+    tell_blocks(run_log(), risk.blocks)
+    return risk
 
 
 @task(name="make-plans", **_STEP)
 def make_plans(
     params: RebalanceParams, intents: Sequence[OrderIntent], ctx: pipeline.MarketContext
 ) -> pipeline.PlanSet:
-    return pipeline.make_plans(open_runtime(params), intents, ctx, VariableKillSwitch())
+    planset = pipeline.make_plans(open_runtime(params), intents, ctx, VariableKillSwitch())
+    log = run_log()
+    tell_blocks(log, planset.blocks)
+    tell_rejected(log, planset.rejected, planset.blocks)
+    log.info("%d plans: %s", len(planset.plans),
+             ", ".join(f"{p.side.value} {p.quantity} {p.symbol} {p.mode.value}" for p in planset.plans))
+    return planset
 
 
 @task(
@@ -120,8 +148,12 @@ def execute(
         if _progress_listener is not None:
             _progress_listener(done, total)
 
-    return pipeline.execute(open_runtime(params), plans, pairs, on_progress=on_progress,
-                            kill_switch=VariableKillSwitch())
+    log = run_log()
+    report = pipeline.execute(open_runtime(params), plans, pairs, on_progress=on_progress,
+                              kill_switch=VariableKillSwitch(), log=log)
+    tell_blocks(log, report.blocks, when="supervision")
+    tell_results(log, report.results, attempt=report.attempt, orders_sent=report.orders_sent)
+    return report
 
 
 @task(name="allocate", **_STEP)
@@ -154,8 +186,10 @@ def send_alerts(
     blocks: Sequence[RiskBlock],
     rejected: Mapping[str, str] | None = None,
 ) -> list[NotifyResult]:
-    """One result per alert; ``failed`` names destinations that refused it after retries."""
-    return list(pipeline.send_alerts(open_runtime(params), run, blocks, rejected=rejected))
+    """One result per alert; ``failed`` names destinations that refused it after retries.
+    Destinations: the environment and the Prefect Secret block (tasks.alerts)."""
+    return list(pipeline.send_alerts(open_runtime(params), run, blocks, notifier(log=run_log()),
+                                     rejected=rejected))
 
 
 @task(name="export-metrics", **_STEP)

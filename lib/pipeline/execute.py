@@ -19,6 +19,7 @@ from lib.risk import AnyKillSwitch, FileKillSwitch, KillSwitch
 from lib.runtime import Runtime
 from lib.sampling import ClockSampler, SampleRecorder, tape_volume
 from lib.store import AllocationRecord
+from lib.story import StoryJournal, StoryLog
 from lib.supervisor import SupervisionReport, supervise
 from lib.types import MarketDataSnapshot, OrderIntent, OrderPlan, PairGroup
 from lib.varpaths import var_path
@@ -44,6 +45,7 @@ def execute(
     on_progress: Callable[[int, int], None] | None = None,
     checkpoint: Callable[[str], None] | None = None,
     kill_switch: KillSwitch | None = None,
+    log: StoryLog | None = None,
 ) -> SupervisionReport:
     """Reconcile with the broker, then supervise every plan's residual to a
     terminal state (write-ahead to the ledger, fills committed as they come).
@@ -52,7 +54,9 @@ def execute(
     settings' kill-switch file is polled every cycle, ``kill_switch`` (the
     orchestrator's, an API call) once per wall second with IBKR (every poll)
     and every KILL_SWITCH_POLL_SECONDS of virtual time on the simulator;
-    the gate's blocks are recorded in the ledger and returned in the report."""
+    the gate's blocks are recorded in the ledger and returned in the report.
+    ``log``: every order sent, replaced, cancelled, filled or rejected is told
+    there as it is journaled (lib.story; the Prefect task passes its run logger)."""
     policy = ExecutionPolicy(rt.settings.execution, rt.registry, rt.clock)
 
     def repricer(plan: OrderPlan, attempt: int, snap: MarketDataSnapshot | None) -> float:
@@ -71,7 +75,7 @@ def execute(
     tape.attach(rt.clock)
     try:
         report = _supervise(rt, plans, pairs, policy, repricer, recorder, on_progress, checkpoint,
-                            kill_switch)
+                            kill_switch, log)
     finally:
         tape.detach()
     for b in report.blocks:
@@ -95,6 +99,7 @@ def _supervise(
     on_progress: Callable[[int, int], None] | None,
     checkpoint: Callable[[str], None] | None,
     kill_switch: KillSwitch | None = None,
+    log: StoryLog | None = None,
 ) -> SupervisionReport:
     switches: list[KillSwitch] = []
     if rt.settings.risk.kill_switch_file:
@@ -118,7 +123,7 @@ def _supervise(
         clock=rt.clock,
         config=rt.settings.execution,
         rebalance_id=rt.rebalance_id,
-        journal=rt.ledger,
+        journal=StoryJournal(rt.ledger, log) if log is not None else rt.ledger,
         repricer=repricer,
         market_data=recorder,
         instruments=rt.registry,

@@ -87,10 +87,10 @@ def test_deploy_trigger_and_worker_run(server: dict[str, str], tmp_path: Path) -
     assert us_open["global_concurrency_limit"]["limit"] == 1
     # A badly typed parameter is refused at trigger time (enforce_parameter_schema).
     bad = httpx.post(f"{api}/deployments/{us_open['id']}/create_flow_run",
-                     json={"parameters": {"params": {"targets": 5, "dry_run": "maybe"}}}, timeout=10)
+                     json={"parameters": {"targets": 5, "dry_run": "maybe"}}, timeout=10)
     assert bad.status_code >= 400
-    params = {"params": {"targets": "deployments/targets/us_open.yaml", "schedule_slug": "us-open",
-                         "broker": "sim", "rebalance_id": "e2e-deploy"}}
+    params = {"targets": "deployments/targets/us_open.yaml", "schedule_slug": "us-open",
+              "broker": "sim", "rebalance_id": "e2e-deploy"}
     run = httpx.post(f"{api}/deployments/{us_open['id']}/create_flow_run",
                      json={"parameters": params}, timeout=10)
     assert run.status_code == 201, run.text

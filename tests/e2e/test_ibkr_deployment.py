@@ -33,11 +33,11 @@ def test_ibkr_paper_deployment_runs_against_the_gateway(server: dict[str, str], 
         api = env["PREFECT_API_URL"]
         deployments = httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()
         dep = next(d for d in deployments if d["name"] == "ibkr-paper")
-        assert dep["parameters"]["params"]["broker"] == "ibkr"
+        assert dep["parameters"]["broker"] == "ibkr"
         assert all(not s["active"] for s in dep["schedules"])  # inactive until switched on
         # the e2e settings (config/settings.yaml's limits are the operator's, and may change)
-        params = {"params": {**dep["parameters"]["params"], "rebalance_id": "e2e-ibkr",
-                             "settings": "tests/e2e/settings_small.yaml"}}
+        # merged into the deployment's parameters by the server (one level deep)
+        params = {"rebalance_id": "e2e-ibkr", "settings": "tests/e2e/settings_small.yaml"}
         for _ in range(5):  # a loaded loopback server can answer 503 for a moment
             run = httpx.post(f"{api}/deployments/{dep['id']}/create_flow_run", json={"parameters": params}, timeout=10)
             if run.status_code != 503:

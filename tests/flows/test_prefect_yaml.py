@@ -108,7 +108,7 @@ def test_entrypoint_and_parameters_resolve(spec: PrefectYaml) -> None:
             assert set(d.parameters) <= set(parameter_schema(flow.fn).properties)
             continue
         assert flow.name == "rebalance"
-        params = RebalanceParams.model_validate(d.parameters["params"])
+        params = RebalanceParams.from_flow(**d.parameters)  # the flow's flat shape
         assert load_targets(ROOT / params.targets, registry).sleeves
 
 

@@ -1,0 +1,115 @@
+"""What a person sees of a rebalance in the Prefect UI: the domain story in
+the run's Logs tab (through the run logger, read back from the API) and the
+artifacts (markdown report, orders table, progress), each described."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from flows.rebalance import rebalance
+from lib.params import RebalanceParams
+
+
+async def _logs(flow_run_id: UUID) -> list[Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import LogSort
+
+    async with get_client() as client:
+        out: list[Any] = []
+        while True:
+            page = await client.read_logs(
+                LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])),
+                limit=200, offset=len(out), sort=LogSort.TIMESTAMP_ASC)
+            out += page
+            if len(page) < 200:
+                return out
+
+
+async def _artifacts(flow_run_id: UUID) -> dict[str, Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async with get_client() as client:
+        arts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+        return {str(a.key): a for a in arts}
+
+
+def _flush_logs() -> None:
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()
+
+
+@pytest.mark.parametrize("ledger_db", ["sqlite"], indirect=True)
+def test_logs_tab_tells_the_rebalance(flow_params: RebalanceParams) -> None:
+    params = flow_params.model_copy(update={"rebalance_id": "story-1"})
+    state = rebalance(params, return_state=True)
+    out = state.result()
+    run_id = state.state_details.flow_run_id
+    assert run_id is not None
+    _flush_logs()
+    logs = asyncio.run(_logs(run_id))
+    text = [log.message for log in logs]
+    story = [m for m in text if m.startswith(("sent ", "fill ", "netting:", "rebalance story-1 ",
+                                              "attempt ", "alert ", "dropped ", "deferred "))]
+    sent = [m for m in text if m.startswith("sent story-1:")]
+    fills = [m for m in text if m.startswith("fill story-1:")]
+    # One "sent" line per order the broker got, a fill line per execution, in the run's logs.
+    assert len(sent) == out["orders_sent"] > 0, story
+    assert len(fills) >= len(out["results"]), story
+    assert any(m.startswith("rebalance story-1 (new): 8 intents") for m in text), story
+    assert any(m.startswith("netting: ") and "saved 4000" in m for m in text), story
+    assert any(m.startswith("6 plans: ") for m in text), story
+    assert any(m.startswith("attempt 0 done: ") for m in text), story
+    for r in out["results"]:
+        assert any(m.startswith(f"{r['intent']} ") and f"filled {r['filled']}/" in m for m in text)
+    assert any(m.startswith("alert ") for m in text), story  # no destinations: logged, said so
+    # The lines are the tasks' (run logger), tagged with their task run.
+    tagged = [log for log in logs if log.message in sent]
+    assert all(log.task_run_id is not None and log.name == "prefect.task_runs" for log in tagged)
+
+    arts = asyncio.run(_artifacts(run_id))
+    assert {"rebalance-story-1", "orders-story-1", "progress-story-1"} <= set(arts)
+    assert all(a.description for a in arts.values()), {k: a.description for k, a in arts.items()}
+    table = arts["orders-story-1"]
+    assert table.type == "table"
+    rows = json.loads(table.data) if isinstance(table.data, str) else table.data
+    assert [(r["symbol"], r["filled"]) for r in rows] == [(r["symbol"], r["filled"]) for r in out["results"]]
+    assert all(r["status"] == "filled" and r["slippage_bps"] is not None for r in rows)
+    assert "6/6 intents filled" in str(table.description)
+
+
+@pytest.mark.parametrize("ledger_db", ["sqlite"], indirect=True)
+def test_blocked_and_dry_run_rows_say_why(flow_params: RebalanceParams) -> None:
+    from prefect.variables import Variable
+
+    Variable.set("afx-kill-switch", "story test", overwrite=True)
+    try:
+        state = rebalance(flow_params.model_copy(update={"rebalance_id": "story-kill"}),
+                          return_state=True)
+    finally:
+        Variable.unset("afx-kill-switch")
+    run_id = state.state_details.flow_run_id
+    assert run_id is not None
+    _flush_logs()
+    text = [log.message for log in asyncio.run(_logs(run_id))]
+    assert any(m.startswith("blocked ") and "kill" in m for m in text), text
+    arts = asyncio.run(_artifacts(run_id))
+    rows = arts["orders-story-kill"].data
+    rows = json.loads(rows) if isinstance(rows, str) else rows
+    assert rows and any(r["status"] == "blocked" and "story test" in (r["note"] or "") for r in rows)
+
+    dry = rebalance(flow_params.model_copy(update={"rebalance_id": "story-dry", "dry_run": True}),
+                    return_state=True)
+    arts = asyncio.run(_artifacts(dry.state_details.flow_run_id))
+    rows = arts["orders-story-dry"].data
+    rows = json.loads(rows) if isinstance(rows, str) else rows
+    assert len(rows) == 6 and all(r["status"] == "planned" and "collar" in r["note"] for r in rows)
+    assert "nothing sent" in str(arts["orders-story-dry"].description)

@@ -15,12 +15,13 @@ from uuid import UUID
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from lib.basket import NettingResult
+from lib.daily import DayReport
 from lib.pipeline import GateReport, PlanSet, Prepared, RunSummary
 from lib.risk import RiskBlock
 from lib.supervisor import SupervisionReport
 from tasks.progress import artifact_key
 
-__all__ = ["dry_run_rows", "order_rows", "publish_rebalance", "publish_table"]
+__all__ = ["day_rows", "dry_run_rows", "order_rows", "publish_rebalance", "publish_table"]
 
 #: Columns of the orders table, in order (the same for every row).
 COLUMNS = ("symbol", "side", "mode", "requested", "filled", "avg_price", "arrival_mid",
@@ -101,3 +102,20 @@ def publish_rebalance(prepared: Prepared, gate: GateReport, netting: NettingResu
                   f"{head}. One row per order"
                   + (f"; {not_traded} not traded (deferred/dropped/blocked/no plan, see note)"
                      if not_traded else "") + ".")
+
+
+def day_rows(report: DayReport) -> list[dict[str, Any]]:
+    """One row per rebalance of the day (oldest first): outcome, fills, costs."""
+    rows = []
+    for r in report.rebalances:
+        s = r.summary
+        rows.append({
+            "rebalance": r.rebalance_id, "schedule": r.schedule, "status": r.status,
+            "orders": s.orders, "full": s.orders_full, "partial": s.orders_partial,
+            "unfilled": s.orders_unfilled, "fill_rate": _num(s.fill_rate, 4),
+            "notional": _num(s.total_notional, 0), "slippage_bps": _num(s.slippage_bps_weighted, 2),
+            "shortfall_bps": _num(s.shortfall_bps, 2), "shortfall_base": _num(r.shortfall_base, 2),
+            "commission": _num(s.commission, 2), "replaces": s.replaces_total,
+            "blocks": len(r.blocks), "dropped": len(r.dropped), "outliers": len(r.outliers),
+        })
+    return rows

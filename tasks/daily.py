@@ -18,14 +18,17 @@ from lib.instruments import load_instruments
 from lib.runtime import ENV_DATABASE_SCHEMA, project_path
 from lib.store import LedgerRepository, make_engine, make_session_factory, upgrade_to_head
 from tasks.alerts import notifier
+from tasks.runlog import run_log
 
 __all__ = ["build_day_report", "resolve_day", "send_day_report"]
 
 _STEP: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
 
 
-def resolve_day(day: date | None, tz: str) -> date:
-    """``day`` or today in ``tz`` (the deployment runs after the close)."""
+def resolve_day(day: date | str | None, tz: str) -> date:
+    """``day`` (a date or ISO text) or today in ``tz`` (the deployment runs after the close)."""
+    if isinstance(day, str):
+        return date.fromisoformat(day)
     return day if day is not None else datetime.now(ZoneInfo(tz)).date()
 
 
@@ -51,7 +54,7 @@ def send_day_report(report: DayReport) -> dict[str, bool]:
     """Each channel gets its own format; returns channel -> delivered."""
     out: dict[str, bool] = {}
     for channel in CHANNELS:
-        n = notifier(channel)
+        n = notifier(channel, log=run_log())
         if not n.destinations:
             continue
         out[channel] = n.send(format_daily(report, channel)).sent

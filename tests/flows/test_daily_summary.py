@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,6 +52,9 @@ def test_daily_summary_adds_up_the_day_and_sends_it(
         out = daily_summary(day=DAY, settings=str(E2E / "settings_small.yaml"), tz="UTC")
     assert out["rebalances"] == ["day-a", "day-b"]
     assert out["orders"] == 12 and out["sent"] == {"slack": True}
+    rows = _table("daily-rebalances-2026-11-24")
+    assert [r["rebalance"] for r in rows] == ["day-a", "day-b"]
+    assert sum(r["orders"] for r in rows) == 12 and all(r["shortfall_bps"] is not None for r in rows)
     for hook in (env_hook, block_hook):
         (req,) = hook.requests
         body = req.json()
@@ -59,10 +63,51 @@ def test_daily_summary_adds_up_the_day_and_sends_it(
         assert "IS total" in body["message"] and "Orders 12" in body["message"]
 
 
+def _table(key: str) -> list[dict[str, Any]]:
+    import asyncio
+    import json
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async def read() -> Any:
+        async with get_client() as client:
+            (art,) = await client.read_latest_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+            assert art.description and "rebalances" in art.description
+            return art.data
+
+    data = asyncio.run(read())
+    return json.loads(data) if isinstance(data, str) else data
+
+
+def test_parameters_are_described_and_defaulted() -> None:
+    from prefect.utilities.callables import parameter_schema
+
+    schema = parameter_schema(daily_summary).model_dump()
+    assert schema["required"] == []
+    assert all(p.get("description") for p in schema["properties"].values())
+
+
 @pytest.mark.parametrize("ledger_db", ["sqlite"], indirect=True)
 def test_an_empty_day_still_reports(flow_params: RebalanceParams, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("EXEC_APPRISE_URLS", raising=False)
     monkeypatch.setenv("EXEC_ALERT_SECRET_BLOCK", "")
-    out = daily_summary(day=date(2026, 11, 20), settings=str(E2E / "settings_small.yaml"), tz="UTC",
-                        send=False)
+    state = daily_summary(day=date(2026, 11, 20), settings=str(E2E / "settings_small.yaml"), tz="UTC",
+                          send=False, return_state=True)
+    out = state.result()
     assert out["rebalances"] == [] and out["orders"] == 0 and out["sent"] == {}
+    assert _run_name(state.state_details.flow_run_id) == "daily-summary-2026-11-20"
+    assert _table("daily-rebalances-2026-11-20") == []
+
+
+def _run_name(flow_run_id: Any) -> str:
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+
+    async def read() -> str:
+        async with get_client() as client:
+            return (await client.read_flow_run(flow_run_id)).name
+
+    return asyncio.run(read())

@@ -22,7 +22,7 @@ line per order, labelled ``"<symbol> <side>"``.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
@@ -117,10 +117,13 @@ def _start(t: RebalanceTCA) -> datetime:
 
 
 def _end(t: RebalanceTCA, t0: datetime) -> datetime:
-    ends = [o.fills[-1][0] for o in t.orders if o.fills]
-    if t.finished_at is not None:
-        ends.append(t.finished_at)
-    return max([t0, *ends])
+    """The last fill, plus 5 % of the span (the rebalance's finished_at comes
+    after the post-run market sampling, half an hour later on the simulator)."""
+    last = [o.fills[-1][0] for o in t.orders if o.fills]
+    if not last:
+        return max(t0, t.finished_at or t0)
+    end = max(last)
+    return end + max(end - t0, timedelta(seconds=60)) * 0.05
 
 
 def progress_figure(t: RebalanceTCA) -> Figure:

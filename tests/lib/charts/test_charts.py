@@ -6,7 +6,7 @@ file, no crash) when there is nothing to draw."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -82,6 +82,10 @@ def test_progress_chart_one_step_line_per_order_ending_at_its_fill(known_ledger:
     assert list(spy.get_xdata()[:3]) == pytest.approx([0.0, 0.0, 1.0])
     assert list(spy.get_ydata()[:3]) == pytest.approx([0.0, 200 / 3, 100.0])
     assert ax.get_legend() is not None
+    # the time axis ends just after the last fill (15:31:30), not at the post-run sampling
+    late = dataclasses.replace(t, finished_at=t.created_at + timedelta(minutes=31))
+    ends = [float(line.get_xdata()[-1]) for line in progress_figure(late).axes[0].lines]
+    assert ends == pytest.approx([1.05, 1.05, 1.05])
 
 
 def test_many_orders_draw_the_worst_and_say_so(known_ledger: Ledger) -> None:

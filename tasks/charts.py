@@ -3,8 +3,9 @@ written (strings: serialisable, for an artifact or the flow's return).
 
 A chart is reporting, not execution: a file that cannot be written or a
 ledger that cannot be read is logged at WARNING and the task returns what it
-has (``[]`` / ``None``) instead of failing the run. Nothing to draw (dry
-run, everything blocked, a day without rebalances) is logged at INFO.
+has (``[]`` / ``None``) instead of failing the run. Nothing to draw (no
+plans: everything deferred or blocked; a day without rebalances) is logged
+at INFO.
 
 ``db_url`` None means what the rebalance's own tasks use
 (``$EXEC_DATABASE_URL``, else var/ledger.sqlite); ``out_dir`` None means

@@ -7,8 +7,9 @@ Where (under the anchored var folder, :func:`lib.varpaths.var_path`)::
     var/charts/daily/<YYYY-MM-DD>.png
 
 A rerun of the rebalance (or the day) overwrites its files. Nothing to draw
-is not an error: a rebalance without orders (dry run, everything blocked or
-deferred), an unknown rebalance id or a day without rebalances give no file
+is not an error: a rebalance without plans (everything skipped, deferred,
+dropped, blocked or rejected), an unknown rebalance id or a day without
+rebalances give no file
 and a :attr:`ChartFiles.note` saying why. A file that cannot be written
 raises :class:`lib.errors.ReportingError` naming it; callers on a rebalance's
 path (tasks/charts.py) log it and go on: a chart must not fail a run.
@@ -77,8 +78,8 @@ def rebalance_chart_paths(rebalance_id: str, out_dir: str | Path | None = None) 
 def render_rebalance(t: RebalanceTCA, out_dir: str | Path | None = None) -> ChartFiles:
     """Both pictures of ``t`` (lib/charts/rebalance.py)."""
     if not t.orders:
-        return ChartFiles((), f"rebalance {t.rebalance_id} has no planned orders in the ledger "
-                              "(dry run, or everything blocked, deferred or dropped): no chart")
+        return ChartFiles((), f"rebalance {t.rebalance_id} has no plans in the ledger (everything "
+                              "skipped, deferred, dropped, blocked or rejected): no chart")
     slip_path, prog_path = rebalance_chart_paths(t.rebalance_id, out_dir)
     return ChartFiles((save_png(slippage_figure(t), slip_path),
                        save_png(progress_figure(t), prog_path)))
@@ -90,7 +91,7 @@ def render_day(d: DayReport, out_dir: str | Path | None = None) -> ChartFiles:
         return ChartFiles((), f"no rebalance in the ledger for {d.day.isoformat()}: no chart")
     if not any(r.orders for r in d.rebalances):
         return ChartFiles((), f"the {len(d.rebalances)} rebalance(s) of {d.day.isoformat()} "
-                              "have no planned orders: no chart")
+                              "have no plans: no chart")
     path = chart_dir(out_dir) / "daily" / f"{d.day.isoformat()}.png"
     return ChartFiles((save_png(day_figure(d), path),))
 

@@ -98,7 +98,7 @@ def test_show_png_with_nothing_to_draw_says_why(
 ) -> None:
     assert main(["show", "chart-empty", "--png"]) == 0
     out = capsys.readouterr().out
-    assert "no chart: rebalance chart-empty has no planned orders" in out
+    assert "no chart: rebalance chart-empty has no plans" in out
     assert not (ledger / "var" / "charts").exists()
     assert main(["show", "nope", "--png"]) == 2
     assert "unknown rebalance 'nope'" in capsys.readouterr().out

@@ -6,7 +6,7 @@ Session 2026-11-24 (New York), two rebalances and an empty one::
               TLT SELL 200 filled 100 @ 89.85 (16.67 bps > cap 10; partial)
               QQQ BUY 100  sent, never filled
     chart-b   IWM BUY 50   filled 50 @ 220.66 (30 bps > collar 20 bps)
-    chart-empty  a rebalance row, nothing planned (a dry run or all blocked)
+    chart-empty  a rebalance row, nothing planned (everything blocked, deferred, ...)
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ def test_files_are_valid_pngs_under_var_charts(known_ledger: Ledger, tmp_path: P
 def test_nothing_to_draw_is_a_note_not_a_crash(known_ledger: Ledger, tmp_path: Path) -> None:
     ledger = known_ledger[1]
     empty = rebalance_charts(ledger, registry(), "chart-empty")
-    assert empty.paths == () and "no planned orders" in empty.note
+    assert empty.paths == () and "no plans in the ledger" in empty.note
     unknown = rebalance_charts(ledger, registry(), "nope")
     assert unknown.paths == () and "no rebalance 'nope'" in unknown.note
     no_day = render_day(day_report(ledger, registry(), date(2026, 11, 25)))

@@ -145,7 +145,9 @@ class Instrument:
 @dataclass(frozen=True, slots=True)
 class MarketDataSnapshot:
     """Top of book at ``ts``. Prices may be None or NaN when the feed has none;
-    the policy validates before use."""
+    the policy validates before use. ``volume``: shares/contracts traded in the
+    session so far as the feed reports it (None: the feed gives none, and
+    participation falls back to ADV)."""
 
     symbol: str
     bid: float | None
@@ -155,6 +157,7 @@ class MarketDataSnapshot:
     ts: datetime | None = None
     bid_size: float | None = None
     ask_size: float | None = None
+    volume: float | None = None
 
     @property
     def mid(self) -> float | None:

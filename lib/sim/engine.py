@@ -276,6 +276,7 @@ class MarketSimulator:
         return MarketDataSnapshot(
             symbol=symbol, bid=r(bt * mkt.tick), ask=r(at * mkt.tick), last=self.last_trade[symbol],
             close=mkt.inst.profile.price, ts=self.time_of(float(self.k)), bid_size=float(bs), ask_size=float(asz),
+            volume=float(mkt.volume),  # the tape's exogenous volume printed so far
         )  # fmt: skip
 
     def snapshot(self, symbol: str) -> MarketDataSnapshot:
@@ -285,7 +286,7 @@ class MarketSimulator:
             tick = self.instruments[symbol].tick_size
             snap = MarketDataSnapshot(
                 symbol=symbol, bid=round(snap.ask + tick, 10), ask=snap.bid, last=snap.last,
-                close=snap.close, ts=snap.ts, bid_size=snap.ask_size, ask_size=snap.bid_size,
+                close=snap.close, ts=snap.ts, bid_size=snap.ask_size, ask_size=snap.bid_size, volume=snap.volume,
             )  # fmt: skip
         return snap
 

@@ -121,6 +121,7 @@ def _snap_to_json(s: MarketDataSnapshot) -> dict[str, Any]:
     return {
         "symbol": s.symbol, "bid": s.bid, "ask": s.ask, "last": s.last, "close": s.close,
         "ts": s.ts.isoformat() if s.ts else None, "bid_size": s.bid_size, "ask_size": s.ask_size,
+        "volume": s.volume,
     }  # fmt: skip
 
 
@@ -128,5 +129,5 @@ def _snap_from_json(d: dict[str, Any]) -> MarketDataSnapshot:
     ts = datetime.fromisoformat(d["ts"]) if d["ts"] else None
     return MarketDataSnapshot(
         symbol=d["symbol"], bid=d["bid"], ask=d["ask"], last=d["last"], close=d["close"],
-        ts=ts, bid_size=d["bid_size"], ask_size=d["ask_size"],
+        ts=ts, bid_size=d["bid_size"], ask_size=d["ask_size"], volume=d.get("volume"),
     )  # fmt: skip

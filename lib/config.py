@@ -124,6 +124,10 @@ class ExecutionConfig(BaseModel):
     # asset-class cap by k * sigma_daily * sqrt((schedule + TTL) / session), in bps;
     # 0 keeps the collar fixed at the cap.
     collar_budget_k: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 0.0
+    # Hard emergency band (bps of the arrival mid) when collar_budget_k > 0: no price of
+    # a parent or any of its children may pass it, however long the schedule or
+    # volatile the market (never narrower than the asset-class cap).
+    emergency_band_bps: Bps = 250
     # A POV schedule longer than the time left raises its participation to end before the close.
     fit_schedule_to_session: bool = False
     # Urgency rule (multiple of the displayed far-touch size): an order larger than this

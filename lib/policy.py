@@ -10,6 +10,13 @@ Pricing rules (prices in the instrument's quote currency, on its tick grid):
 - Collar: ``arrival_mid * (1 -/+ cap_bps / 1e4)`` snapped inward to the grid
   (:class:`lib.slippage.CollarEnforcer`), fixed at arrival: no price of the
   plan, replacements included, ever leaves it.
+- Parent risk budget (``collar_budget_k`` > 0, limit plans but auctions): the
+  band at time ``e`` after arrival is the cap plus ``k * sigma_daily *
+  sqrt((e + TTL) / session)`` (:func:`lib.parent_budget.band_half_width_bps`),
+  at most ``emergency_band_bps``. The plan's limit and ladder lie in the band at
+  arrival; an unsliced plan's collar is that band; a sliced plan's collar is the
+  hard emergency band, inside which each child gets the band of its own release
+  time (:mod:`lib.orders.parent`). :mod:`lib.risk` checks the same bands.
 - Marketable limit ("the touch"): BUY at the ask, SELL at the bid, plus
   ``aggression_ticks`` through it (default 0), clamped into the collar. If the
   touch lies outside the collar (spread wider than the cap) the collar binds
@@ -32,7 +39,7 @@ from lib.clock import Clock
 from lib.config import ExecutionConfig
 from lib.errors import MarketDataRejected, PlanRejected, RejectReason
 from lib.instruments import InstrumentRegistry
-from lib.parent_budget import budget_band, fits_book, fitted_participation, parent_budget_bps
+from lib.parent_budget import band_half_width_bps, budget_band, fits_book, fitted_participation
 from lib.slicing import TWAP_STYLE, VWAP_STYLE, pov_schedule, twap_schedule, vwap_schedule
 from lib.slippage import CollarEnforcer
 from lib.types import (
@@ -313,28 +320,40 @@ class ExecutionPolicy:
             and mode is not PolicyMode.AUCTION_CLOSE
             and limit is not None
         ):
-            span_s = ttl + (slices.duration_seconds if slices is not None else 0.0)
-            budget = parent_budget_bps(cfg.collar_budget_k, inst.profile.daily_vol, span_s, inst.session_seconds)
+            cap_bps = self._collars.cap_bps(inst)
+            start_w = band_half_width_bps(cap_bps, cfg.collar_budget_k, inst.profile.daily_vol, 0.0, ttl,
+                                          inst.session_seconds, cfg.emergency_band_bps)  # fmt: skip
+            s_low, s_high = budget_band(inst, arrival_mid, start_w)  # the band at arrival
             base_edge = high if side is Side.BUY else low  # the ladder still climbs only to here
-            low, high = budget_band(inst, arrival_mid, self._collars.cap_bps(inst) + budget)
-            marketable = self._collars.clamp(inst, side, touch, low, high)
+            if slices is not None:
+                # children are priced in the band of their own time (lib.orders.parent),
+                # which widens inside this hard band; the plan's own prices use the start band
+                low, high = budget_band(inst, arrival_mid, max(cap_bps, cfg.emergency_band_bps))
+            else:
+                low, high = s_low, s_high
+            marketable = self._collars.clamp(inst, side, touch, s_low, s_high)
             if mode is PolicyMode.PASSIVE_FIRST:
-                limit = self._collars.clamp(inst, side, self._near_touch(inst, side, quotes), low, high)
+                limit = self._collars.clamp(inst, side, self._near_touch(inst, side, quotes), s_low, s_high)
             else:
                 limit = marketable
             # reprices re-base on the touch (ExecutionPolicy.reprice), so drift is
-            # followed inside the widened band while the ladder stays on the base cap
+            # followed inside the band while the ladder stays on the base cap
             edge = base_edge if side.sign * (base_edge - marketable) > 0 else marketable
-            lad_low, lad_high = (low, edge) if side is Side.BUY else (edge, high)
+            lad_low, lad_high = (s_low, edge) if side is Side.BUY else (edge, s_high)
             if mode is PolicyMode.PASSIVE_FIRST:
                 if attempts > 0:
                     rest = build_reprice_ladder(inst, side, marketable, lad_low, lad_high, attempts - 1)
                     ladder = (marketable, *rest)
             else:
                 ladder = build_reprice_ladder(inst, side, marketable, lad_low, lad_high, attempts)
+            span_note = (
+                f"; children widen with elapsed time inside the hard band [{low:g}, {high:g}] "
+                f"(emergency_band_bps {max(cap_bps, cfg.emergency_band_bps):g})" if slices is not None else ""
+            )
             reasons.append(
                 f"parent risk budget: collar widened by {cfg.collar_budget_k:g} x sigma_daily x "
-                f"sqrt({span_s:g} s / session) = {budget:.2f} bps to [{low:g}, {high:g}]"
+                f"sqrt((elapsed + {ttl:g} s) / session) = {start_w - cap_bps:.2f} bps at arrival "
+                f"to [{s_low:g}, {s_high:g}]{span_note}"
             )
 
         return OrderPlan(

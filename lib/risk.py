@@ -26,9 +26,16 @@ Controls (:class:`Control`):
 - ``price_band`` (plans): the limit, the collar and every reprice-ladder price
   must lie in ``[arrival_mid * (1 - cap), arrival_mid * (1 + cap)]`` with
   ``cap = ExecutionConfig.slippage_cap_bps(asset_class) / 1e4``, the same collar
-  the policy prices with. The band is exact (no tick rounding outward): the
-  policy must round its collar inward. MARKET plans have no limit, so only
-  their collar fields are checked.
+  the policy prices with. With a parent risk budget (``collar_budget_k`` > 0,
+  limit plans but auctions) the band follows the budget
+  (:func:`lib.parent_budget.band_half_width_bps`, the instrument profile's
+  sigma): the limit and the ladder must lie in the band at arrival (``cap + k
+  * sigma * sqrt(TTL / session)``); the collar of an unsliced plan in that band
+  too; the collar of a sliced plan in the hard emergency band
+  (``emergency_band_bps``), which no child may leave (each child's own band,
+  that of its release time, lies inside it). The band is exact (no tick
+  rounding outward): the policy must round its collar inward. MARKET plans have
+  no limit, so only their collar fields are checked.
 - ``market_order`` (plans): a MARKET plan while ``allow_market_orders`` is off.
 - ``fx_rate``: no usable (known, fresh) FX rate for the instrument's currency:
   the order cannot be valued in the base currency, so it is blocked.
@@ -58,6 +65,7 @@ from lib.config import ExecutionConfig, RiskConfig
 from lib.errors import FxUnavailable, RiskBlocked, UnknownInstrument
 from lib.fx import BASE_CURRENCY, FxTable
 from lib.instruments import InstrumentRegistry
+from lib.parent_budget import band_half_width_bps
 from lib.types import Instrument, OrderIntent, OrderPlan, OrderType, PolicyMode, Side
 
 __all__ = [
@@ -338,6 +346,32 @@ class PreTradeRisk:
         cap = self.exec_config.slippage_cap_bps(inst.asset_class) / 1e4
         return arrival_mid * (1 - cap), arrival_mid * (1 + cap)
 
+    def _budgeted(self, plan: OrderPlan) -> bool:
+        return (
+            self.exec_config.collar_budget_k > 0
+            and plan.order_type is OrderType.LMT
+            and plan.mode is not PolicyMode.AUCTION_CLOSE
+        )
+
+    def band_bps(self, inst: Instrument, plan: OrderPlan, elapsed_seconds: float = 0.0) -> float:
+        """Half-width (bps of the plan's arrival mid) of the band a price of
+        ``plan`` may take ``elapsed_seconds`` after its arrival: the cap, or
+        with a parent risk budget the budget band at that time (profile sigma)."""
+        cfg = self.exec_config
+        cap = cfg.slippage_cap_bps(inst.asset_class)
+        if not self._budgeted(plan):
+            return cap
+        return band_half_width_bps(cap, cfg.collar_budget_k, inst.profile.daily_vol, elapsed_seconds,
+                                   plan.ttl_seconds, inst.session_seconds, cfg.emergency_band_bps)  # fmt: skip
+
+    def hard_band_bps(self, inst: Instrument, plan: OrderPlan) -> float:
+        """Half-width (bps) of the band the plan's collar must lie in: the band at
+        arrival, or for a budgeted sliced plan the emergency band."""
+        cfg = self.exec_config
+        if self._budgeted(plan) and plan.slices is not None:
+            return max(cfg.slippage_cap_bps(inst.asset_class), cfg.emergency_band_bps)
+        return self.band_bps(inst, plan)
+
     def check_plan(self, plan: OrderPlan) -> RiskReport:
         """Check a concrete plan just before submission: kill switch (it may
         have been engaged since the intents were checked), market orders, and
@@ -365,29 +399,26 @@ class PreTradeRisk:
                 f"arrival mid {plan.arrival_mid!r} is not a finite positive price",
             )
             return self._plan_report(intent, found)
-        low, high = self.price_band(inst, plan.arrival_mid)
-        slack = _BAND_EPS * plan.arrival_mid
-        checked: list[tuple[str, float]] = [
-            ("collar_low", plan.collar_low),
-            ("collar_high", plan.collar_high),
-        ]
+        mid = plan.arrival_mid
+        slack = _BAND_EPS * mid
+        start_bps, hard_bps = self.band_bps(inst, plan), self.hard_band_bps(inst, plan)
+        collar = [("collar_low", plan.collar_low), ("collar_high", plan.collar_high)]
+        prices: list[tuple[str, float]] = []
         if plan.limit_price is not None:
-            checked.append(("limit_price", plan.limit_price))
+            prices.append(("limit_price", plan.limit_price))
         elif not market:
             block(Control.PRICE_BAND, f"{plan.order_type.value} order without a limit price")
-        checked += [(f"reprice_ladder[{k}]", p) for k, p in enumerate(plan.reprice_ladder)]
-        outside = [
-            f"{name} {price}"
-            for name, price in checked
-            if not (math.isfinite(price) and low - slack <= price <= high + slack)
-        ]
-        if outside:
-            cap = self.exec_config.slippage_cap_bps(inst.asset_class)
-            block(
-                Control.PRICE_BAND,
-                f"{', '.join(outside)} outside band [{low:.10g}, {high:.10g}] "
-                f"(arrival mid {plan.arrival_mid} +/- {cap:g} bps)",
-            )
+        prices += [(f"reprice_ladder[{k}]", p) for k, p in enumerate(plan.reprice_ladder)]
+        details = []
+        for bps, checked in ((hard_bps, collar), (start_bps, prices)):
+            low, high = mid * (1 - bps / 1e4), mid * (1 + bps / 1e4)
+            outside = [f"{name} {price}" for name, price in checked
+                       if not (math.isfinite(price) and low - slack <= price <= high + slack)]  # fmt: skip
+            if outside:
+                details.append(f"{', '.join(outside)} outside band [{low:.10g}, {high:.10g}] "
+                               f"(arrival mid {mid} +/- {bps:g} bps)")  # fmt: skip
+        if details:
+            block(Control.PRICE_BAND, "; ".join(details))
         return self._plan_report(intent, found)
 
     @staticmethod

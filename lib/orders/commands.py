@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from lib.brokers.base import BrokerTransport, OrderUpdate
 from lib.clock import Clock
+from lib.config import ExecutionConfig
 from lib.errors import (
     BrokerError,
     BrokerProtocolError,
@@ -59,6 +60,7 @@ class OrderCommands:
 
     _transport: BrokerTransport
     _clock: Clock
+    _config: ExecutionConfig
     _repricer: Repricer
     _on_fill: Callable[[OrderTicket, Fill], None] | None
     _on_complete: Callable[[OrderTicket], None] | None
@@ -75,6 +77,11 @@ class OrderCommands:
     _pacer: MessagePacer | None
     events: list[OrderEvent]
     protocol_errors: list[BrokerProtocolError]
+
+    @property
+    def config(self) -> ExecutionConfig:
+        """The execution settings orders are supervised with."""
+        return self._config
 
     def _timers(self, rec: TrackedOrder, now_ts: float) -> bool:
         if rec.ttl_due(now_ts):

@@ -10,24 +10,37 @@ releases child ``i`` through the shared :class:`OrderManager` at
   last, so a child's leftover is known (EXPIRED) by the time the next one is
   due; the last child keeps the plan's full TTL.
 * Roll-over: the unfilled quantity of children that ended EXPIRED or CANCELLED
-  is pooled and added to later children, each capped at
-  ``max_child_multiple`` x its scheduled size (bounded participation).
+  is pooled and added to later children (catch-up). A POV parent (schedule
+  participation > 0) is held to its participation cap
+  (:class:`lib.orders.child_rules.ParticipationCap`: committed quantity <=
+  rate x (volume traded since the start + one interval's expected volume),
+  traded volume from the snapshots when the feed reports it, else from ADV):
+  every child, scheduled, rolled-over or completion, is cut to the cap and the
+  rest waits in the pool. Time-sliced parents (TWAP/VWAP, no cap) grow a
+  child to at most ``max_child_multiple`` x its scheduled size.
 * Completion: what the schedule could not absorb (the pool left once every
-  scheduled child is terminal) goes out as ONE completion child for all of it,
-  a limit at the plan collar's aggressive edge (the hard band: it walks the book
-  up to that price, limit-then-market inside the band) with a TTL of
-  ``min(plan.ttl_seconds, COMPLETION_TTL_SECONDS)`` and no ladder; it is sent
-  only for limit plans (not AUCTION_CLOSE), never after :meth:`cancel`. Quantity
-  of REJECTED or FAILED children is never rolled (a FAILED order may have filled
-  at the broker; a rejected one would be rejected again), so the parent can
-  never send more than its quantity.
+  scheduled child is terminal) goes out as completion children, one at a time,
+  each a limit at the aggressive edge of the band of its release time (it
+  walks the book up to that price: limit-then-market inside the band) with a
+  TTL of ``min(plan.ttl_seconds, COMPLETION_TTL_SECONDS)`` and no ladder; a
+  POV parent's completion children respect the cap (one waits for volume when
+  the cap is reached). After an empty completion child the next waits one
+  interval; after ``MAX_IDLE_COMPLETIONS`` empty ones in a row completion stops
+  (the rest is reported unfilled). Only for limit plans (not AUCTION_CLOSE), never after
+  :meth:`cancel`. Quantity of REJECTED or FAILED children is never rolled (a
+  FAILED order may have filled at the broker; a rejected one would be rejected
+  again), so the parent can never send more than its quantity.
 * Child limits: with a ``market_data(symbol)`` callable, each child of a
   sliced plan is priced at release from a fresh snapshot - the far touch (ask
   to buy, bid to sell; the near touch for PASSIVE_FIRST plans),
   rounded to the instrument tick when an instrument is given - then clamped into
-  the *parent's* collar; a missing/NaN/crossed quote falls back to the plan's
-  limit. Without the callable every child uses ``plan.limit_price``. A child's
-  reprice ladder keeps only the parent's rungs more aggressive than its limit.
+  the child's band (:class:`lib.orders.child_rules.ChildBand`: with a parent
+  risk budget the band of its release time, which widens as k x sigma x
+  sqrt(elapsed) inside the parent's hard band; else the parent's collar), which
+  is also the child's own collar, so its replaces stay in it. A
+  missing/NaN/crossed quote falls back to the plan's limit. Without the
+  callable every child uses ``plan.limit_price``. A child's reprice ladder
+  keeps only the parent's rungs more aggressive than its limit.
 * AUCTION_CLOSE plans (and plans without slices) go out as one child.
 """
 
@@ -40,16 +53,22 @@ from datetime import datetime, timedelta
 
 from lib.clock import Clock
 from lib.errors import BrokerError, RiskBlocked
+from lib.orders.child_rules import ChildBand, ParticipationCap
 from lib.orders.manager import OrderManager, make_client_order_id
 from lib.orders.states import TERMINAL, OrderState
 from lib.types import Instrument, MarketDataSnapshot, OrderPlan, OrderTicket, PolicyMode, Side
 
-__all__ = ["COMPLETION_TTL_SECONDS", "DEFAULT_MAX_CHILD_MULTIPLE", "SliceExecutor", "run_parents"]
+__all__ = [
+    "COMPLETION_TTL_SECONDS", "DEFAULT_MAX_CHILD_MULTIPLE", "MAX_IDLE_COMPLETIONS", "SliceExecutor", "run_parents",
+]  # fmt: skip
 
 #: A child may grow to this multiple of its scheduled size with rolled-over quantity.
 DEFAULT_MAX_CHILD_MULTIPLE = 2.0
-#: TTL of the completion child (seconds): it is marketable up to the band edge.
+#: TTL of a completion child (seconds): it is marketable up to the band edge.
 COMPLETION_TTL_SECONDS = 30.0
+#: completion stops after this many consecutive completion children that filled nothing
+#: (the market is beyond the band edge); the rest is reported unfilled.
+MAX_IDLE_COMPLETIONS = 2
 _ROLLABLE = frozenset({OrderState.EXPIRED, OrderState.CANCELLED})
 _EPS = 1e-6
 
@@ -103,7 +122,18 @@ class SliceExecutor:
         self._pool = 0
         self._pooled: set[str] = set()
         self._stopped = False
-        self._completion_sent = False
+        self._tail_sent = 0
+        self._tail_due: datetime | None = None
+        self._band: ChildBand | None = None
+        self._cap: ParticipationCap | None = None
+        rate = plan.slices.participation if plan.slices is not None else 0.0
+        if rate > 0 and interval > 0 and plan.mode is not PolicyMode.AUCTION_CLOSE:
+            # the ADV the policy sized the schedule with (else the profile's)
+            adv = plan.quantity / plan.adv_fraction if plan.adv_fraction > 0 else (
+                instrument.profile.adv if instrument is not None else 0.0)
+            session = instrument.session_seconds if instrument is not None else 0.0
+            if adv > 0 and session > 0:
+                self._cap = ParticipationCap(rate, adv, session, interval)
 
     # ------------------------------------------------------------------ views
     @property
@@ -157,7 +187,13 @@ class SliceExecutor:
         if self.started_at is not None:
             raise RiskBlocked("slicing", f"{self.parent_id}: started twice")
         self.started_at = self._clock.now()
+        self._band = ChildBand(self.plan, self._instrument, getattr(self._manager, "config", None), self.started_at)
         return self.step()
+
+    @property
+    def volume_source(self) -> str | None:
+        """How the participation cap measures volume: "traded", "adv", or None (no cap)."""
+        return self._cap.source if self._cap is not None else None
 
     def step(self) -> list[OrderTicket]:
         """Pool leftovers of finished children, release every child now due."""
@@ -203,11 +239,15 @@ class SliceExecutor:
         )
         return self._pool + fresh
 
+    def _committed(self) -> int:
+        """Filled plus still working quantity of every child."""
+        return sum(c.filled_quantity + (c.remaining if c.state not in TERMINAL else 0) for c in self.children)
+
     def _completion_due(self) -> bool:
+        """Completion children are owed: the schedule is out, every child is terminal, something is left."""
         plan = self.plan
         return (
-            not self._completion_sent
-            and not self._stopped
+            not self._stopped
             and not self._manager.closed
             and self.started_at is not None
             and self._next >= len(self.quantities)
@@ -215,50 +255,109 @@ class SliceExecutor:
             and plan.mode is not PolicyMode.AUCTION_CLOSE
             and all(c.state in TERMINAL for c in self.children)
             and self._leftover() > 0
+            and self._idle_completions() < MAX_IDLE_COMPLETIONS
         )
 
-    def _release_completion(self) -> OrderTicket | None:
-        """The one completion child: everything left, at the band's aggressive edge."""
-        self._completion_sent = True
-        quantity, self._pool = self._pool, 0
-        if quantity <= 0:
+    def _idle_completions(self) -> int:
+        """Consecutive completion children, newest first, that filled nothing."""
+        idle = 0
+        for child in reversed(self.children[len(self.children) - self._tail_sent:] if self._tail_sent else []):
+            if child.filled_quantity > 0:
+                break
+            idle += 1
+        return idle
+
+    def _snapshot(self) -> MarketDataSnapshot | None:
+        """A fresh snapshot (None without the callable or on a broker error); feeds the
+        realised volatility of the band and the traded volume of the cap."""
+        if self._market_data is None:
             return None
+        try:
+            snap = self._market_data(self.plan.symbol)
+        except BrokerError:
+            return None
+        now = self._clock.now()
+        if self._band is not None:
+            self._band.observe(now, snap)
+        if self._cap is not None:
+            self._cap.observe(now, snap)
+        return snap
+
+    def _capped(self, want: int, now: datetime) -> int:
+        """``want`` cut to the participation cap (no cap: ``want``)."""
+        if self._cap is None:
+            return want
+        return max(0, min(want, self._cap.allowance(now, self._committed())))
+
+    def _release_completion(self) -> OrderTicket | None:
+        """One completion child: the rest (capped), at the aggressive edge of the band now."""
+        now = self._clock.now()
+        if self._tail_sent and self._tail_due is None and self._idle_completions() > 0:
+            last = self.children[-1].last_update or now  # an empty one: wait an interval
+            self._tail_due = last + timedelta(seconds=max(self.interval_seconds, 1.0))
+        if self._tail_due is not None and now < self._tail_due:
+            return None
+        self._pool = self._leftover()
+        self._pooled.update(c.client_order_id for c in self.children if c.state in _ROLLABLE)
+        self._snapshot()  # feeds the band's realised volatility and the cap's traded volume
+        quantity = self._capped(self._pool, now)
+        if quantity <= 0:  # at the cap: wait an interval for volume
+            self._tail_due = now + timedelta(seconds=max(self.interval_seconds, 1.0))
+            return None
+        self._pool -= quantity
+        self._tail_due = None
         plan = self.plan
-        edge = plan.collar_high if plan.side is Side.BUY else plan.collar_low
+        low, high = self._band.band(now) if self._band is not None else (plan.collar_low, plan.collar_high)
+        edge = high if plan.side is Side.BUY else low
         ttl = min(plan.ttl_seconds, COMPLETION_TTL_SECONDS)
         child = replace(
             plan,
             intent=replace(plan.intent, quantity=quantity),
             limit_price=edge,
+            collar_low=low,
+            collar_high=high,
             ttl_seconds=ttl,
             replace_interval_seconds=min(plan.replace_interval_seconds, ttl),
             reprice_ladder=(),
             max_replace_attempts=0,
             slices=None,
         )
-        coid = make_client_order_id(self._rebalance_id, self.parent_id, len(self.quantities), self._attempt)
+        index = len(self.quantities) + self._tail_sent
+        self._tail_sent += 1
+        coid = make_client_order_id(self._rebalance_id, self.parent_id, index, self._attempt)
         ticket = self._manager.submit(child, coid, parent_id=self.parent_id)
         self.children.append(ticket)
         return ticket
 
     def _release(self, index: int) -> OrderTicket | None:
+        now = self._clock.now()
+        snap = self._snapshot() if self.plan.slices is not None else None
         base = self.quantities[index]
-        cap = max(base, math.floor(base * self._max_multiple))
-        extra = min(self._pool, cap - base)
-        quantity = base + extra
+        if self._cap is not None:
+            want = base + self._pool
+            quantity = self._capped(want, now)
+        else:
+            cap = max(base, math.floor(base * self._max_multiple))
+            want = base + self._pool
+            quantity = base + min(self._pool, cap - base)
+        self._pool = want - quantity
         if quantity <= 0:
             return None
-        self._pool -= extra
         last = index == len(self.quantities) - 1
         ttl = self.plan.ttl_seconds
         if not last and self.interval_seconds > 0:
             ttl = min(ttl, self.interval_seconds)
-        limit = self._child_limit()
-        ladder = self._child_ladder(limit)
+        low, high = self.plan.collar_low, self.plan.collar_high
+        if self._band is not None and self.plan.slices is not None:
+            low, high = self._band.band(now)
+        limit = self._child_limit(snap, low, high)
+        ladder = self._child_ladder(limit, low, high)
         child = replace(
             self.plan,
             intent=replace(self.plan.intent, quantity=quantity),
             limit_price=limit,
+            collar_low=low,
+            collar_high=high,
             ttl_seconds=ttl,
             replace_interval_seconds=min(self.plan.replace_interval_seconds, ttl),
             reprice_ladder=ladder,
@@ -272,18 +371,13 @@ class SliceExecutor:
         self.children.append(ticket)
         return ticket
 
-    def _child_limit(self) -> float | None:
+    def _child_limit(self, snap: MarketDataSnapshot | None, low: float, high: float) -> float | None:
         plan = self.plan
         if plan.limit_price is None or plan.mode is PolicyMode.AUCTION_CLOSE:
             return plan.limit_price
-        if self._market_data is None or plan.slices is None:
-            return plan.limit_price  # a single order: the plan was priced just now
-        try:
-            snap = self._market_data(plan.symbol)
-        except BrokerError:
-            return (
-                plan.limit_price
-            )  # no fresh quote: the plan's own limit is still inside its collar
+        if snap is None or plan.slices is None:
+            # a single order (the plan was priced just now) or no fresh quote: the plan's own limit
+            return min(max(plan.limit_price, low), high)
         # Marketable children take the far touch; passive-first children
         # rest at the near touch (the ladder then makes them marketable).
         far = plan.mode is not PolicyMode.PASSIVE_FIRST
@@ -291,15 +385,15 @@ class SliceExecutor:
         bid, ask = snap.bid, snap.ask
         valid = all(p is not None and math.isfinite(p) and p > 0 for p in (touch, bid, ask))
         if not valid or touch is None or bid is None or ask is None or bid > ask:
-            return plan.limit_price
+            return min(max(plan.limit_price, low), high)
         price = self._instrument.round_to_tick(touch) if self._instrument else touch
-        return min(max(price, plan.collar_low), plan.collar_high)
+        return min(max(price, low), high)
 
-    def _child_ladder(self, limit: float | None) -> tuple[float, ...]:
+    def _child_ladder(self, limit: float | None, low: float, high: float) -> tuple[float, ...]:
         if limit is None:
             return ()
         sign = self.plan.side.sign
-        return tuple(p for p in self.plan.reprice_ladder if sign * (p - limit) > _EPS)
+        return tuple(p for p in self.plan.reprice_ladder if sign * (p - limit) > _EPS and low <= p <= high)
 
 
 def run_parents(

@@ -46,6 +46,7 @@ LATER_DEFAULTS = {
     "collar_budget_k": 0.0,
     "fit_schedule_to_session": False,
     "slice_above_book_multiple": 0.0,
+    "emergency_band_bps": 250.0,  # used only when collar_budget_k > 0
 }
 #: Keys config/settings.yaml deliberately sets away from the defaults
 #: (benchmark-tuned, see README "Benchmarks"); every other key equals its default.

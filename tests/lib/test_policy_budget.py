@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from lib.clock import VirtualClock
-from lib.config import ExecutionConfig
+from lib.config import ExecutionConfig, RiskConfig
 from lib.instruments import InstrumentRegistry
 from lib.policy import ExecutionPolicy
+from lib.risk import PreTradeRisk, StaticKillSwitch
 from lib.types import AssetClass, MarketDataSnapshot, OrderIntent, PolicyMode, Side
 
 
@@ -56,17 +58,34 @@ def test_collar_widens_by_k_sigma_sqrt_span_and_the_ladder_stays_on_the_cap(
     assert px_wide == expect and b.collar_low <= px_wide <= b.collar_high
 
 
-def test_sliced_budget_uses_the_schedule_length(
+def test_sliced_plan_collar_is_the_hard_band_and_its_prices_the_band_at_arrival(
     exec_config: ExecutionConfig, instruments: InstrumentRegistry, clock: VirtualClock
 ) -> None:
     dis = instruments["DIS"]
-    pol = ExecutionPolicy(_cfg(exec_config, 1.0), instruments, clock)
+    cfg = _cfg(exec_config, 1.0)
+    pol = ExecutionPolicy(cfg, instruments, clock)
     plan = pol.create_plan(OrderIntent("o", "DIS", Side.BUY, 60_000), _snap(clock, "DIS", 149.99, 150.01))
     assert plan.slices is not None
-    span = plan.ttl_seconds + plan.slices.duration_seconds
-    budget = dis.profile.daily_vol * 1e4 * math.sqrt(span / dis.session_seconds)
     cap = exec_config.max_slippage_bps_by_asset_class[AssetClass.STK]
-    assert plan.collar_high == dis.floor_to_tick(150.0 * (1 + (cap + budget) / 1e4))
+    hard = max(cap, cfg.emergency_band_bps)
+    assert plan.collar_high == dis.floor_to_tick(150.0 * (1 + hard / 1e4))
+    assert plan.collar_low == dis.ceil_to_tick(150.0 * (1 - hard / 1e4))
+    start = cap + dis.profile.daily_vol * 1e4 * math.sqrt(plan.ttl_seconds / dis.session_seconds)
+    top = 150.0 * (1 + start / 1e4)
+    assert plan.limit_price is not None and plan.limit_price <= top
+    assert all(p <= top for p in plan.reprice_ladder)
+    risk = PreTradeRisk(RiskConfig(), cfg, instruments, StaticKillSwitch())
+    assert risk.check_plan(plan).ok
+    # the same plan's collar widened past the emergency band, or its limit past the start band: blocked
+    wide = replace(plan, collar_high=dis.floor_to_tick(150.0 * (1 + (hard + 5) / 1e4)))
+    assert [b.control for b in risk.check_plan(wide).blocks] == ["price_band"]
+    far = replace(plan, limit_price=dis.floor_to_tick(150.0 * (1 + (start + 5) / 1e4)))
+    assert [b.control for b in risk.check_plan(far).blocks] == ["price_band"]
+    # an unsliced plan's collar is the band at arrival, and risk holds it there
+    small = pol.create_plan(OrderIntent("o", "DIS", Side.BUY, 100), _snap(clock, "DIS", 149.99, 150.01))
+    assert small.slices is None and small.collar_high == dis.floor_to_tick(150.0 * (1 + start / 1e4))
+    assert risk.check_plan(small).ok
+    assert not risk.check_plan(replace(small, collar_high=plan.collar_high)).ok
 
 
 def test_auction_and_market_plans_keep_the_plain_collar(

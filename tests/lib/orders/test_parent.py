@@ -10,7 +10,7 @@ from lib.config import ExecutionConfig
 from lib.errors import BrokerError, RiskBlocked
 from lib.instruments import InstrumentRegistry
 from lib.orders.manager import OrderManager, make_client_order_id
-from lib.orders.parent import SliceExecutor, run_parents
+from lib.orders.parent import MAX_IDLE_COMPLETIONS, SliceExecutor, run_parents
 from lib.orders.states import OrderState
 from lib.types import MarketDataSnapshot, OrderType, PolicyMode, Side, SliceSchedule
 from tests.lib.orders.plans import COLLAR, make_plan
@@ -60,27 +60,30 @@ def test_children_released_on_schedule_with_rollover(
     assert parent.avg_fill_price == pytest.approx(expected)
 
 
-def test_rollover_is_capped_and_the_rest_goes_to_one_completion_child(
+def test_rollover_is_capped_and_the_rest_goes_to_completion_children(
     manager: OrderManager, broker: FakeBroker, clock: VirtualClock
 ) -> None:
     # Behaviour change (issue 10): what the capped roll-over cannot absorb is no
-    # longer left undone; one completion child for all of it goes out at the
-    # collar's aggressive edge once the schedule is over.
+    # longer left undone; completion children for all of it go out at the
+    # collar's aggressive edge once the schedule is over, until MAX_IDLE_COMPLETIONS
+    # of them in a row filled nothing.
     plan = make_plan(Side.SELL, 300, slices=twap((100, 100, 100)))
     broker.script_fills(cid(0), ScriptedFill(after_seconds=1, price=99.99))
-    # child 1 never fills; children 2 fills fully whatever its size; the completion child never fills here
+    # child 1 never fills; children 2 fills fully whatever its size; the completion children never fill here
     broker.script_fills(cid(2), ScriptedFill(after_seconds=1, price=99.98))
     parent = SliceExecutor(manager, clock, plan, rebalance_id="RB1", max_child_multiple=1.5)
     parent.run()
-    assert [c.quantity for c in parent.children] == [100, 100, 150, 50]
+    assert [c.quantity for c in parent.children] == [100, 100, 150] + [50] * MAX_IDLE_COMPLETIONS
     done = parent.children[3]
     assert done.plan.limit_price == plan.collar_low and done.plan.reprice_ladder == ()
     assert done.plan.ttl_seconds == 30.0 and done.client_order_id == cid(3)
-    assert parent.filled_quantity == 250 and parent.unfilled_quantity == 50
-    # never more sent than the parent's quantity once leftovers are netted
-    sent = sum(c.quantity for c in parent.children)
-    assert sent - parent.children[1].remaining - parent.children[3].remaining <= 300
-    assert sent - parent.children[1].remaining <= 300
+    assert parent.children[4].client_order_id == cid(4)
+    # the second empty completion child waited one interval after the first ended
+    gap = (parent.children[4].submitted_at - parent.children[3].last_update).total_seconds()  # type: ignore[operator]
+    assert gap >= plan.slices.interval_seconds  # type: ignore[union-attr]
+    assert parent.filled_quantity == 250 and parent.unfilled_quantity == 50 and parent.done
+    # never more working than the parent's quantity: each completion child is what is left
+    assert all(c.quantity <= 300 - parent.filled_quantity for c in parent.children[3:])
 
 
 def test_no_completion_child_after_cancel(manager: OrderManager, broker: FakeBroker, clock: VirtualClock) -> None:

@@ -16,8 +16,9 @@ Times: ``YYYYMMDD-HH:MM:SS`` (UTC), ``YYYYMMDD HH:MM:SS Zone`` or
 close of the day.
 
 Working (the :class:`AlgoDesk`): the window is cut into ``n`` equal slices
-(about 20, never shorter than :data:`MIN_SLICE_S` virtual seconds); at slice
-``k`` the target is ``ceil(total * (k + 1) / n)`` and one child order for
+(about 20, never shorter than :data:`MIN_SLICE_S` virtual seconds) on a fixed
+grid from the start (a late step never delays later slices); at slice ``k``
+(due at start + k x slice) the target is ``ceil(total * (k + 1) / n)`` and one child order for
 target - filled - still working goes to the account's SimBroker (a live
 child of the previous slice is cancelled first; its remainder joins a later
 slice). Twap children are priced by ``strategyType`` (far touch, mid, near
@@ -252,10 +253,9 @@ class AlgoDesk:
             w.cancelling = True  # IB ends the algo at its end time with what it filled
             self._cancel_live(w)
             return
-        due = w.last_release is None or (now - w.last_release).total_seconds() >= w.slice_s - 1e-9
-        if not due:
+        k = int((now - spec.start).total_seconds() / w.slice_s + 1e-9)  # the slice due now, on a fixed grid
+        if w.last_release is not None and k < w.released:
             return
-        k = w.released
         target = w.order.total_quantity if past_end or k >= w.n_slices - 1 else math.ceil(
             w.order.total_quantity * (k + 1) / w.n_slices)  # fmt: skip
         self._cancel_live(w)

@@ -122,6 +122,8 @@ class SliceExecutor:
         self._pool = 0
         self._pooled: set[str] = set()
         self._stopped = False
+        self._open: list[OrderTicket] = []  # children not settled yet (not terminal when last looked)
+        self._settled_filled = 0  # filled quantity of the settled children
         self._tail_sent = 0
         self._tail_due: datetime | None = None
         self._band: ChildBand | None = None
@@ -149,7 +151,7 @@ class SliceExecutor:
     def done(self) -> bool:
         """Nothing left to release and every child terminal."""
         all_released = self._stopped or self._manager.closed or self._next >= len(self.quantities)
-        return all_released and all(c.state in TERMINAL for c in self.children) and not self._completion_due()
+        return all_released and self._all_terminal() and not self._completion_due()
 
     @property
     def filled_quantity(self) -> int:
@@ -199,10 +201,7 @@ class SliceExecutor:
         """Pool leftovers of finished children, release every child now due."""
         if self.started_at is None:
             return self.start()
-        for child in self.children:
-            if child.state in _ROLLABLE and child.client_order_id not in self._pooled:
-                self._pooled.add(child.client_order_id)
-                self._pool += child.remaining
+        self._settle()
         released: list[OrderTicket] = []
         now = self._clock.now()
         while (
@@ -232,16 +231,36 @@ class SliceExecutor:
         run_parents(self._manager, self._clock, [self], timeout_seconds=timeout_seconds)
 
     # ------------------------------------------------------------------ internals
+    def _settle(self) -> None:
+        """Pool the leftovers of children that became terminal (once each)."""
+        still: list[OrderTicket] = []
+        for child in self._open:
+            if child.state in TERMINAL:
+                self._settled_filled += child.filled_quantity
+                if child.state in _ROLLABLE and child.client_order_id not in self._pooled:
+                    self._pooled.add(child.client_order_id)
+                    self._pool += child.remaining
+            else:
+                still.append(child)
+        self._open = still
+
+    def _all_terminal(self) -> bool:
+        return all(c.state in TERMINAL for c in self._open)
+
+    def _submitted(self, ticket: OrderTicket) -> OrderTicket:
+        self.children.append(ticket)
+        self._open.append(ticket)
+        return ticket
+
     def _leftover(self) -> int:
-        """Pooled quantity plus what finished rollable children left and is not pooled yet."""
-        fresh = sum(
-            c.remaining for c in self.children if c.state in _ROLLABLE and c.client_order_id not in self._pooled
-        )
-        return self._pool + fresh
+        """Pooled quantity, once the children that finished are settled."""
+        self._settle()
+        return self._pool
 
     def _committed(self) -> int:
         """Filled plus still working quantity of every child."""
-        return sum(c.filled_quantity + (c.remaining if c.state not in TERMINAL else 0) for c in self.children)
+        self._settle()
+        return self._settled_filled + sum(c.filled_quantity + c.remaining for c in self._open)
 
     def _completion_due(self) -> bool:
         """Completion children are owed: the schedule is out, every child is terminal, something is left."""
@@ -253,7 +272,7 @@ class SliceExecutor:
             and self._next >= len(self.quantities)
             and plan.limit_price is not None
             and plan.mode is not PolicyMode.AUCTION_CLOSE
-            and all(c.state in TERMINAL for c in self.children)
+            and self._all_terminal()
             and self._leftover() > 0
             and self._idle_completions() < MAX_IDLE_COMPLETIONS
         )
@@ -297,8 +316,7 @@ class SliceExecutor:
             self._tail_due = last + timedelta(seconds=max(self.interval_seconds, 1.0))
         if self._tail_due is not None and now < self._tail_due:
             return None
-        self._pool = self._leftover()
-        self._pooled.update(c.client_order_id for c in self.children if c.state in _ROLLABLE)
+        self._settle()
         self._snapshot()  # feeds the band's realised volatility and the cap's traded volume
         quantity = self._capped(self._pool, now)
         if quantity <= 0:  # at the cap: wait an interval for volume
@@ -325,9 +343,7 @@ class SliceExecutor:
         index = len(self.quantities) + self._tail_sent
         self._tail_sent += 1
         coid = make_client_order_id(self._rebalance_id, self.parent_id, index, self._attempt)
-        ticket = self._manager.submit(child, coid, parent_id=self.parent_id)
-        self.children.append(ticket)
-        return ticket
+        return self._submitted(self._manager.submit(child, coid, parent_id=self.parent_id))
 
     def _release(self, index: int) -> OrderTicket | None:
         now = self._clock.now()
@@ -367,9 +383,7 @@ class SliceExecutor:
             slices=None,
         )
         coid = make_client_order_id(self._rebalance_id, self.parent_id, index, self._attempt)
-        ticket = self._manager.submit(child, coid, parent_id=self.parent_id)
-        self.children.append(ticket)
-        return ticket
+        return self._submitted(self._manager.submit(child, coid, parent_id=self.parent_id))
 
     def _child_limit(self, snap: MarketDataSnapshot | None, low: float, high: float) -> float | None:
         plan = self.plan

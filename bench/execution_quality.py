@@ -38,7 +38,7 @@ from bench.eq.grid import (  # noqa: E402
     Cell,
     build_grid,
 )
-from bench.eq.policies import MAIN_POLICIES, PolicySpec, policy_specs  # noqa: E402
+from bench.eq.policies import DEFAULT_VARIANTS, MAIN_POLICIES, PolicySpec, policy_specs  # noqa: E402
 from bench.eq.report import (  # noqa: E402
     format_floors,
     format_netting,
@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json-only", action="store_true", help="write JSON only (no tables, no PNG)")
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--no-sensitivity", action="store_true", help="skip the P2 alternative-default runs")
+    ap.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
+                    help="P2 variants to run on each cell's first seed (comma-separated; P2s:seed, P2s:fixed, P2s:k3)")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
     say = (lambda *_a: None) if args.json_only else print
@@ -123,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
                            alternate_sides=True)  # fmt: skip
     else:
         cells = build_grid(registry, symbols=FULL_INSTRUMENTS, regimes=("normal", "stressed"), seeds=seeds, base_seed=args.seed)
-    specs = policy_specs(base, sensitivity=not args.no_sensitivity)
+    specs = policy_specs(base, sensitivity=not args.no_sensitivity,
+                         variants=tuple(v for v in args.variants.split(",") if v))
     variants = [s.name for s in specs if s.variant_of]
     results = run_grid(cells, specs, args.workers)
     t_grid = time.perf_counter() - t_start - t_gates

@@ -7,7 +7,7 @@ and fresh market data, exactly as ``lib.pipeline.execute`` wires them):
   at its TTL the runner completes the rest with a market order (limit then
   market at TTL);
 * P2 this layer's policy as configured (``config/settings.yaml``);
-* P2 sensitivity variants ``P2s:seed`` and ``P2s:proposed`` (see sensitivity_configs).
+* P2 sensitivity variants ``P2s:seed``, ``P2s:fixed``, ``P2s:k3`` (see sensitivity_configs).
 
 Independent peers (``bench/eq/peers.py``, straight on the simulated broker):
 P0 market order, TWAP, POV10, POV25, AC (Almgren-Chriss), PF (passive
@@ -58,27 +58,27 @@ def sensitivity_configs(base: ExecutionConfig) -> dict[str, ExecutionConfig]:
 
     ``P2s:seed``: the seed's defaults before issue 10 (collar fixed at the cap,
     FUT collar 3 bps, POV schedules not fitted to the session, no top-of-book
-    slicing). ``P2s:proposed``: the parent risk budget ``collar_budget_k`` 1.5
-    and the FUT collar at 6 bps on top of the configuration (what the README's
-    table measured; not the shipped default while lib/risk.py's price band is
-    the plain cap)."""
+    slicing). ``P2s:fixed``: the configuration with the parent risk budget off
+    and the FUT collar at the seed's 3 bps (the defaults shipped before the risk
+    band followed the budget). ``P2s:k3``: the budget at k = 3."""
     seed_caps = dict(base.max_slippage_bps_by_asset_class)
     seed_caps[AssetClass.FUT] = 3.0
     seed = base.model_copy(
         update={"collar_budget_k": 0.0, "fit_schedule_to_session": False, "max_slippage_bps_by_asset_class": seed_caps,
                 "slice_above_book_multiple": 0.0}
     )  # fmt: skip
-    caps = dict(base.max_slippage_bps_by_asset_class)
-    caps[AssetClass.FUT] = 6.0
-    proposed = base.model_copy(update={"collar_budget_k": 1.5, "max_slippage_bps_by_asset_class": caps})
-    return {"P2s:seed": seed, "P2s:proposed": proposed}
+    fixed = base.model_copy(update={"collar_budget_k": 0.0, "max_slippage_bps_by_asset_class": seed_caps})
+    k3 = base.model_copy(update={"collar_budget_k": 3.0})
+    return {"P2s:seed": seed, "P2s:fixed": fixed, "P2s:k3": k3}
 
 
-#: the variants the benchmark runs (first seed of each cell; P2s:seed only on request: run time)
-DEFAULT_VARIANTS: tuple[str, ...] = ("P2s:proposed",)
+#: the variants the benchmark runs (first seed of each cell; the others on request: run time)
+DEFAULT_VARIANTS: tuple[str, ...] = ("P2s:fixed",)
 
 
-def policy_specs(base: ExecutionConfig, *, sensitivity: bool = True) -> list[PolicySpec]:
+def policy_specs(
+    base: ExecutionConfig, *, sensitivity: bool = True, variants: tuple[str, ...] = DEFAULT_VARIANTS
+) -> list[PolicySpec]:
     """P2, P1, the independent peers and (optionally) the P2 variants."""
     # one marketable limit: no replaces, never sliced (threshold just below 1)
     p1_cfg = base.model_copy(update={"max_replace_attempts": 0, "adv_fraction_threshold": 0.999})
@@ -89,7 +89,7 @@ def policy_specs(base: ExecutionConfig, *, sensitivity: bool = True) -> list[Pol
     specs += [PolicySpec(p.name, PolicyMode.MARKET, base, peer=p) for p in PEERS]
     if sensitivity:
         for name, cfg in sensitivity_configs(base).items():
-            if name not in DEFAULT_VARIANTS:
+            if name not in variants:
                 continue
             specs.append(PolicySpec(name, base.default_policy, cfg, variant_of="P2"))
     return specs

@@ -32,10 +32,12 @@ SAFETY = ("no_overfill", "nothing_working", "exec_ids_once", "ledger_settled",
           "books_equal_broker", "rerun_completes", "phase_reached", "harness")
 
 _REJECT_STORM = (
-    "measured 2026-12-01: after a first run whose new orders were all rejected by the broker, "
-    "the rerun (faults cleared) leaves the sliced DIS parent incomplete: DIS 4392 (storm from "
-    "targets_loaded) / 4992 (from acked, filled_before_persist) of 8000, run Partial; at 22:50 "
-    "the same cells measured every rerun order blocked by price_band (run Blocked)")
+    "measured 2026-12-02: after a first run whose new orders were all rejected by the broker, "
+    "the rerun (faults cleared) reuses the plans stored by the first attempt, priced off its "
+    "arrival quote; the DIS mid has moved above that plan's collar by then, so the sliced DIS "
+    "parent ends Partial within its collar (4392 from targets_loaded, 4992 from acked/"
+    "filled_before_persist, of 8000) with a warning alert; completing it needs a band that "
+    "widens with the parent budget (issue 10). Safety invariants hold in these cells")
 
 INCOMPLETE: dict[tuple[str, str], str] = {
     (p, "reject_storm"): _REJECT_STORM for p in PHASES if (p, "reject_storm") not in NOT_APPLICABLE

@@ -85,6 +85,7 @@ class PairExecution:
         settings: PairSettings,
         emit: Callable[[PairEvent], None],
         attempt: int = 0,
+        slice_index: int = 0,
     ) -> None:
         if ":" in group.group_id:
             raise ValueError(f"group_id must not contain ':' (got {group.group_id!r})")
@@ -94,7 +95,7 @@ class PairExecution:
         self._mode, self._settings, self._emit_cb = mode, settings, emit
         self._rebalance_id, self._attempt = rebalance_id, attempt
         self._collars = CollarEnforcer(config)
-        self._legs = build_legs(group, plans, policy.instruments, rebalance_id, attempt)
+        self._legs = build_legs(group, plans, policy.instruments, rebalance_id, attempt, slice_index)
         hedge_inst = (
             policy.instruments[group.hedge_symbol] if group.hedge_symbol is not None else None
         )

@@ -22,6 +22,7 @@ from lib.orders.manager import OrderManager
 from lib.pair.execution import HedgePlanFactory, PairExecution
 from lib.pair.legging import FillPcts, detect_legging
 from lib.pair.model import PairEvent, PairMode, PairResult, PairSettings
+from lib.pair.sliced import SlicedPairExecution, is_sliced
 from lib.policy import ExecutionPolicy
 from lib.types import MarketDataSnapshot, OrderIntent, OrderPlan, PairGroup
 
@@ -61,7 +62,7 @@ class PairExecutor:
         self.mode = mode
         self._market_data = market_data
         self._on_event = on_event
-        self.executions: list[PairExecution] = []
+        self.executions: list[PairExecution | SlicedPairExecution] = []
         self.events: list[PairEvent] = []
 
     def detect_legging(self, fill_pcts: FillPcts) -> bool:
@@ -81,11 +82,13 @@ class PairExecutor:
         *,
         attempt: int = 0,
         hedge_plan_factory: HedgePlanFactory | None = None,
-    ) -> PairExecution:
+    ) -> PairExecution | SlicedPairExecution:
         """Validate and submit every leg of ``group`` now; returns its handle.
         ``plans`` maps each leg's intent_id to its plan. Raises RiskBlocked
-        (nothing left working) when a leg has no or a mismatched/sliced plan."""
-        execution = PairExecution(
+        (nothing left working) when a leg has no or a mismatched plan. Sliced
+        legs go out in lockstep rounds of child pairs (:mod:`lib.pair.sliced`)."""
+        kind = SlicedPairExecution if is_sliced(plans) else PairExecution
+        execution = kind(
             group,
             plans,
             rebalance_id,
@@ -160,7 +163,7 @@ class PairExecutor:
 def run_pairs(
     manager: OrderManager,
     clock: Clock,
-    executions: Sequence[PairExecution],
+    executions: Sequence[PairExecution | SlicedPairExecution],
     *,
     timeout_seconds: float | None = None,
     grace_cycles: int = 30,

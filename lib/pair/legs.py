@@ -120,10 +120,13 @@ def build_legs(
     instruments: InstrumentRegistry,
     rebalance_id: str,
     attempt: int,
+    slice_index: int = 0,
 ) -> list[PairLeg]:
     """One PairLeg per leg of ``group``, or RiskBlocked: a leg without a plan,
     a plan that does not match its leg (symbol, side, quantity), a sliced plan
-    (pair legs go out as one order each), duplicate intent ids."""
+    (here a leg is one order; sliced legs go through
+    :class:`lib.pair.sliced.SlicedPairExecution`, one round of children at a time,
+    ``slice_index`` = the round), duplicate intent ids."""
     gid = group.group_id
     legs: list[PairLeg] = []
     for intent in group.legs:
@@ -137,7 +140,7 @@ def build_legs(
             raise RiskBlocked(
                 "pair", f"{gid}: leg {intent.intent_id} is sliced; pair legs go out as one order"
             )
-        coid = make_client_order_id(rebalance_id, intent.intent_id, 0, attempt)
+        coid = make_client_order_id(rebalance_id, intent.intent_id, slice_index, attempt)
         legs.append(PairLeg(intent, plan, coid, instruments[intent.symbol]))
     if len({leg.intent.intent_id for leg in legs}) != len(legs):
         raise RiskBlocked("pair", f"{gid}: duplicate leg intent ids")

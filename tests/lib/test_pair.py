@@ -41,7 +41,7 @@ from lib.pair import (
     target_hedge_position,
 )
 from lib.policy import ExecutionPolicy
-from lib.types import MarketDataSnapshot, OrderIntent, OrderPlan, PairGroup, Side, SliceSchedule
+from lib.types import MarketDataSnapshot, OrderIntent, OrderPlan, PairGroup, Side
 
 S = OrderState
 QUOTES = {
@@ -119,6 +119,14 @@ class Env:
         for e in sent:
             assert e.price is not None
             assert self.manager.ticket(e.client_order_id).plan.in_collar(e.price), e
+
+
+@pytest.fixture
+def exec_config(exec_config: ExecutionConfig) -> ExecutionConfig:
+    """The hand-worked prices below pin the legging rules on a fixed collar (the
+    parent risk budget off, as test_policy.py does); budgeted and sliced legs:
+    test_pair_sliced.py."""
+    return exec_config.model_copy(update={"collar_budget_k": 0.0})
 
 
 @pytest.fixture
@@ -445,17 +453,7 @@ def test_invalid_groups_send_nothing(env: Env) -> None:
     ex = env.executor()
     with pytest.raises(RiskBlocked, match="no plan for leg L2"):
         ex.start(group, {"L1": plans["L1"]}, "RB1")
-    sliced = {
-        **plans,
-        "L2": OrderPlan(
-            **{
-                **{f: getattr(plans["L2"], f) for f in plans["L2"].__dataclass_fields__},
-                "slices": SliceSchedule("POV", (1000, 1000), 20.0, 0.1),
-            }
-        ),
-    }
-    with pytest.raises(RiskBlocked, match="sliced"):
-        ex.start(group, sliced, "RB1")
+    # (sliced legs are no longer refused: they go in lockstep rounds, test_pair_sliced.py)
     with pytest.raises(RiskBlocked, match="does not match"):
         ex.start(group, {"L1": plans["L2"], "L2": plans["L1"]}, "RB1")
     assert env.broker.orders == {}

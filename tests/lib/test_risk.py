@@ -21,10 +21,19 @@ from lib.risk import (
     RiskReport,
     StaticKillSwitch,
 )
-from lib.types import MarketDataSnapshot, OrderIntent, OrderPlan, OrderType, PolicyMode, Side
+from lib.types import AssetClass, MarketDataSnapshot, OrderIntent, OrderPlan, OrderType, PolicyMode, Side
 
 PRICES = {"SPY": 590.0, "ES": 6000.0, "TLT": 90.0, "CSPX": 600.0, "DIS": 150.0}
 ADV = {"SPY": 70_000_000.0, "ES": 1_500_000.0, "TLT": 35_000_000.0}
+
+
+@pytest.fixture
+def exec_config(exec_config: ExecutionConfig) -> ExecutionConfig:
+    """These tests pin the fixed band (the seed's: no parent risk budget, FUT cap
+    3 bps); the budgeted band: test_policy_budget.py and tests/lib/orders/test_child_rules.py."""
+    caps = dict(exec_config.max_slippage_bps_by_asset_class)
+    caps[AssetClass.FUT] = 3.0
+    return exec_config.model_copy(update={"collar_budget_k": 0.0, "max_slippage_bps_by_asset_class": caps})
 
 
 def intent(

@@ -39,8 +39,9 @@ from lib.clock import Clock
 from lib.config import ExecutionConfig
 from lib.errors import MarketDataRejected, PlanRejected, RejectReason
 from lib.instruments import InstrumentRegistry
-from lib.parent_budget import band_half_width_bps, budget_band, fits_book, fitted_participation
-from lib.slicing import TWAP_STYLE, VWAP_STYLE, pov_schedule, twap_schedule, vwap_schedule
+from lib.parent_budget import band_half_width_bps, budget_band, fits_book
+from lib.policy_schedules import DEFAULT_SCHEDULE_HORIZON_SECONDS, fit_to_session, time_schedule
+from lib.slicing import pov_schedule
 from lib.slippage import CollarEnforcer
 from lib.types import (
     Instrument,
@@ -60,10 +61,6 @@ __all__ = [
     "ExecutionPolicy",
     "build_reprice_ladder",
 ]
-
-#: TWAP/VWAP horizon when the caller does not pass the remaining session time
-#: (seconds). Short on purpose: an unknown horizon must not run into the close.
-DEFAULT_SCHEDULE_HORIZON_SECONDS = 1_800.0
 
 #: A closing-auction order lives until the auction prints; its TTL is the time
 #: left in the session plus this margin (seconds) for the auction itself.
@@ -291,7 +288,7 @@ class ExecutionPolicy:
             ladder = build_reprice_ladder(inst, side, marketable, low, high, attempts)
 
         if mode in (PolicyMode.TWAP, PolicyMode.VWAP):
-            slices = self._time_schedule(intent, mode, remaining_session_seconds, reasons)
+            slices = time_schedule(cfg, inst, intent.quantity, mode, remaining_session_seconds, reasons)
         elif mode in _POV_MODES and (
             adv_fraction > cfg.adv_fraction_threshold
             or not fits_book(intent.quantity, side, market_data, cfg.slice_above_book_multiple,
@@ -312,7 +309,7 @@ class ExecutionPolicy:
             )
             span = slices.n_slices * slices.interval_seconds
             if remaining_session_seconds is not None and span > remaining_session_seconds:
-                slices = self._fit_to_session(intent, adv, inst, slices, remaining_session_seconds, reasons)
+                slices = fit_to_session(cfg, intent.quantity, adv, inst, slices, remaining_session_seconds, reasons)
 
         if (
             cfg.collar_budget_k > 0
@@ -374,71 +371,6 @@ class ExecutionPolicy:
             created_at=self._clock.now(),
             reasons=tuple(reasons),
         )
-
-    def _fit_to_session(
-        self,
-        intent: OrderIntent,
-        adv: float,
-        inst: Instrument,
-        slices: SliceSchedule,
-        remaining: float,
-        reasons: list[str],
-    ) -> SliceSchedule:
-        """A POV schedule that outlasts the session: left as is (residual
-        unfilled) unless ``fit_schedule_to_session``; then the participation
-        rises so the schedule ends ``avoid_last_minutes_before_close`` (or one
-        interval) before the close."""
-        cfg = self._config
-        span = slices.n_slices * slices.interval_seconds
-        if not cfg.fit_schedule_to_session:
-            reasons.append(
-                f"POV schedule ({span:g} s) outlasts the session "
-                f"({remaining:g} s left): residual is left unfilled"
-            )
-            return slices
-        rate = fitted_participation(
-            cfg.max_participation_rate, span, remaining, cfg.avoid_last_minutes_before_close * 60.0,
-            cfg.slice_interval_seconds,
-        )  # fmt: skip
-        fitted = pov_schedule(intent.quantity, adv, inst.session_seconds, rate, cfg.slice_interval_seconds)
-        reasons.append(
-            f"POV schedule ({span:g} s) outlasts the session ({remaining:g} s left): "
-            f"participation raised to {rate:.0%}, {fitted.n_slices} children"
-        )
-        return fitted
-
-    def _time_schedule(
-        self,
-        intent: OrderIntent,
-        mode: PolicyMode,
-        remaining_session_seconds: float | None,
-        reasons: list[str],
-    ) -> SliceSchedule:
-        """TWAP (or flat-profile VWAP) over what is left of the session, ending
-        ``avoid_last_minutes_before_close`` early when that leaves an interval."""
-        cfg = self._config
-        if remaining_session_seconds is None:
-            remaining = DEFAULT_SCHEDULE_HORIZON_SECONDS
-            reasons.append(f"remaining session unknown: {remaining:g} s horizon")
-        else:
-            remaining = remaining_session_seconds
-        horizon = remaining - cfg.avoid_last_minutes_before_close * 60.0
-        if horizon < cfg.slice_interval_seconds:
-            horizon = remaining
-        style = TWAP_STYLE if mode is PolicyMode.TWAP else VWAP_STYLE
-        inst = self._instruments[intent.symbol]
-        if mode is PolicyMode.VWAP and remaining_session_seconds is not None:
-            schedule = vwap_schedule(
-                intent.quantity, horizon, cfg.slice_interval_seconds, session_seconds=inst.session_seconds,
-                start_offset_seconds=max(0.0, inst.session_seconds - remaining), exchange=inst.exchange,
-            )  # fmt: skip
-        else:
-            schedule = twap_schedule(intent.quantity, horizon, cfg.slice_interval_seconds, style=style)
-        reasons.append(
-            f"{style} over {horizon:g} s: {schedule.n_slices} children "
-            f"every {schedule.interval_seconds:g} s"
-        )
-        return schedule
 
     # --------------------------------------------------------------- reprice
 

@@ -58,13 +58,12 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 from lib.config import ExecutionConfig, RiskConfig
 from lib.errors import FxUnavailable, RiskBlocked, UnknownInstrument
 from lib.fx import BASE_CURRENCY, FxTable
 from lib.instruments import InstrumentRegistry
+from lib.kill_switch import AnyKillSwitch, FileKillSwitch, KillSwitch, StaticKillSwitch
 from lib.parent_budget import band_half_width_bps
 from lib.types import Instrument, OrderIntent, OrderPlan, OrderType, PolicyMode, Side
 
@@ -133,56 +132,6 @@ class RiskReport:
             first = self.blocks[0]
             more = f" (+{len(self.blocks) - 1} more block(s))" if len(self.blocks) > 1 else ""
             raise RiskBlocked(first.control, f"{first.intent_id}: {first.detail}{more}")
-
-
-@runtime_checkable
-class KillSwitch(Protocol):
-    """Something an operator can flip to stop all trading (Prefect-free)."""
-
-    def is_engaged(self) -> tuple[bool, str]:
-        """``(engaged, reason)``; reason is "" when not engaged."""
-        ...
-
-
-class FileKillSwitch:
-    """Engaged while ``path`` exists; the reason is the file's text.
-
-    An existing but unreadable file still engages the switch (fail closed).
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-
-    def is_engaged(self) -> tuple[bool, str]:
-        if not self.path.exists():
-            return False, ""
-        try:
-            text = self.path.read_text(encoding="utf-8", errors="replace").strip()
-        except OSError as exc:
-            return True, f"kill switch file {self.path} exists (unreadable: {exc.strerror})"
-        return True, text or f"kill switch file {self.path} exists"
-
-
-@dataclass(frozen=True, slots=True)
-class StaticKillSwitch:
-    """A fixed switch: the null version (never engaged) by default, for tests."""
-
-    engaged: bool = False
-    reason: str = ""
-
-    def is_engaged(self) -> tuple[bool, str]:
-        return self.engaged, (self.reason or "kill switch engaged") if self.engaged else ""
-
-
-class AnyKillSwitch:
-    """Engaged when any of its switches is (e.g. the file and the Prefect Variable)."""
-
-    def __init__(self, *switches: KillSwitch) -> None:
-        self.switches = switches
-
-    def is_engaged(self) -> tuple[bool, str]:
-        reasons = [why for engaged, why in (s.is_engaged() for s in self.switches) if engaged]
-        return (True, "; ".join(reasons)) if reasons else (False, "")
 
 
 def base_rate(fx: FxTable | None, currency: str) -> tuple[float | None, str]:

@@ -29,9 +29,11 @@ from datetime import datetime
 
 from lib.config import ExecutionConfig
 from lib.parent_budget import RealisedVol, band_half_width_bps, budget_band
-from lib.types import Instrument, MarketDataSnapshot, OrderPlan, OrderType, PolicyMode
+from lib.types import Instrument, MarketDataSnapshot, OrderPlan, OrderType, PolicyMode, Side
 
-__all__ = ["ChildBand", "ParticipationCap"]
+__all__ = ["ChildBand", "ParticipationCap", "child_ladder", "child_limit"]
+
+_EPS = 1e-6
 
 
 class ChildBand:
@@ -133,3 +135,32 @@ class ParticipationCap:
         """How much more may be committed now (may be <= 0)."""
         limit = math.floor(self.rate * (self.traded(now) + self.interval_volume) + 1e-9)
         return limit - committed
+
+
+def child_limit(
+    plan: OrderPlan, snap: MarketDataSnapshot | None, instrument: Instrument | None, low: float, high: float
+) -> float | None:
+    """A child's limit: the far touch of ``snap`` (the near touch for
+    PASSIVE_FIRST), on the tick grid when ``instrument`` is known, clamped into
+    ``[low, high]``; the plan's own limit (clamped) for an unsliced plan or
+    without a usable quote; unchanged for auctions and market plans."""
+    if plan.limit_price is None or plan.mode is PolicyMode.AUCTION_CLOSE:
+        return plan.limit_price
+    if snap is None or plan.slices is None:
+        return min(max(plan.limit_price, low), high)
+    far = plan.mode is not PolicyMode.PASSIVE_FIRST
+    touch = (snap.ask if far else snap.bid) if plan.side is Side.BUY else (snap.bid if far else snap.ask)
+    bid, ask = snap.bid, snap.ask
+    valid = all(p is not None and math.isfinite(p) and p > 0 for p in (touch, bid, ask))
+    if not valid or touch is None or bid is None or ask is None or bid > ask:
+        return min(max(plan.limit_price, low), high)
+    price = instrument.round_to_tick(touch) if instrument else touch
+    return min(max(price, low), high)
+
+
+def child_ladder(plan: OrderPlan, limit: float | None, low: float, high: float) -> tuple[float, ...]:
+    """The parent's rungs more aggressive than ``limit`` and inside ``[low, high]``."""
+    if limit is None:
+        return ()
+    sign = plan.side.sign
+    return tuple(p for p in plan.reprice_ladder if sign * (p - limit) > _EPS and low <= p <= high)

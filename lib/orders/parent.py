@@ -53,7 +53,7 @@ from datetime import datetime, timedelta
 
 from lib.clock import Clock
 from lib.errors import BrokerError, RiskBlocked
-from lib.orders.child_rules import ChildBand, ParticipationCap
+from lib.orders.child_rules import ChildBand, ParticipationCap, child_ladder, child_limit
 from lib.orders.manager import OrderManager, make_client_order_id
 from lib.orders.states import TERMINAL, OrderState
 from lib.types import Instrument, MarketDataSnapshot, OrderPlan, OrderTicket, PolicyMode, Side
@@ -366,8 +366,8 @@ class SliceExecutor:
         low, high = self.plan.collar_low, self.plan.collar_high
         if self._band is not None and self.plan.slices is not None:
             low, high = self._band.band(now)
-        limit = self._child_limit(snap, low, high)
-        ladder = self._child_ladder(limit, low, high)
+        limit = child_limit(self.plan, snap, self._instrument, low, high)
+        ladder = child_ladder(self.plan, limit, low, high)
         child = replace(
             self.plan,
             intent=replace(self.plan.intent, quantity=quantity),
@@ -384,30 +384,6 @@ class SliceExecutor:
         )
         coid = make_client_order_id(self._rebalance_id, self.parent_id, index, self._attempt)
         return self._submitted(self._manager.submit(child, coid, parent_id=self.parent_id))
-
-    def _child_limit(self, snap: MarketDataSnapshot | None, low: float, high: float) -> float | None:
-        plan = self.plan
-        if plan.limit_price is None or plan.mode is PolicyMode.AUCTION_CLOSE:
-            return plan.limit_price
-        if snap is None or plan.slices is None:
-            # a single order (the plan was priced just now) or no fresh quote: the plan's own limit
-            return min(max(plan.limit_price, low), high)
-        # Marketable children take the far touch; passive-first children
-        # rest at the near touch (the ladder then makes them marketable).
-        far = plan.mode is not PolicyMode.PASSIVE_FIRST
-        touch = (snap.ask if far else snap.bid) if plan.side is Side.BUY else (snap.bid if far else snap.ask)
-        bid, ask = snap.bid, snap.ask
-        valid = all(p is not None and math.isfinite(p) and p > 0 for p in (touch, bid, ask))
-        if not valid or touch is None or bid is None or ask is None or bid > ask:
-            return min(max(plan.limit_price, low), high)
-        price = self._instrument.round_to_tick(touch) if self._instrument else touch
-        return min(max(price, low), high)
-
-    def _child_ladder(self, limit: float | None, low: float, high: float) -> tuple[float, ...]:
-        if limit is None:
-            return ()
-        sign = self.plan.side.sign
-        return tuple(p for p in self.plan.reprice_ladder if sign * (p - limit) > _EPS and low <= p <= high)
 
 
 def run_parents(

@@ -137,12 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     pairs = [run_pair(registry, cfg, config_name=name, jump_bps=j, seed=args.seed + 7)
              for name, cfg in pair_cfgs for j in (0.0, 30.0)]  # fmt: skip
     if pair_executor_available():
-        for j, hedge in ((0.0, None), (30.0, None), (0.0, "ES"), (30.0, "ES")):
-            try:
-                pairs.append(run_pair(registry, base, config_name="P2", jump_bps=j, seed=args.seed + 7,
-                                      use_pair_executor=True, hedge_symbol=hedge))  # fmt: skip
-            except Exception as exc:  # lib/pair is being written in parallel: report, do not hide
-                say(f"PairExecutor run failed ({type(exc).__name__}: {exc}); pairs table shows plain legs only")
+        for name, cfg in pair_cfgs:
+            for j, hedge in ((0.0, None), (30.0, None), (0.0, "ES"), (30.0, "ES")):
+                try:
+                    pairs.append(run_pair(registry, cfg, config_name=name, jump_bps=j, seed=args.seed + 7,
+                                          use_pair_executor=True, hedge_symbol=hedge))  # fmt: skip
+                except Exception as exc:  # report, do not hide
+                    say(f"PairExecutor run failed ({type(exc).__name__}: {exc}); pairs table shows plain legs only")
     netting = run_netting(registry, base, seed=args.seed + 11)
     targets = evaluate_targets(results, stats, pairs)
     elapsed = time.perf_counter() - t_start

@@ -9,8 +9,9 @@ The jump scenario moves one leg's latent price against its limit a few
 seconds after arrival (an overridden latent move, ``jump_bps``), so that leg
 cannot fill inside its collar while the other one completes.
 Each scenario runs as plain concurrent legs under ``supervise`` (no legging
-control) and, when lib/pair (PairExecutor) is importable and the legs are
-unsliced, through PairExecutor; the executor column says which.
+control: a baseline) and through lib.pair.PairExecutor (the layer's pair
+execution: sliced legs go in lockstep rounds); the executor column says which,
+and the pair target is evaluated on the PairExecutor runs.
 
 Netting: a seeded synthetic multi-sleeve basket goes through
 ``BasketExecutor.net_trades`` and ``allocate``; the theoretical turnover saving
@@ -62,6 +63,7 @@ class PairOutcome:
     fill_rates: tuple[float, float]
     collar_violations: int
     executor: str
+    protected: bool = False  # legging protection (lib.pair.PairExecutor); False: plain legs, a baseline
 
 
 def run_pair(
@@ -130,14 +132,15 @@ def run_pair(
         with manager:
             pex = PairExecutor(manager, clock, config, policy, broker.get_market_data)
             group = PairGroup("g", legs=tuple(p.intent for p in plans), hedge_symbol=hedge_symbol)
-            pex.execute(group, {p.intent.intent_id: p for p in plans}, "pair",
-                        timeout_seconds=max(p.ttl_seconds for p in plans) + 60.0)  # fmt: skip
+            span = max(p.ttl_seconds + (p.slices.duration_seconds if p.slices else 0.0) for p in plans)
+            pex.execute(group, {p.intent.intent_id: p for p in plans}, "pair", timeout_seconds=2 * span + 60.0)
         events, tickets = manager.events, manager.tickets
         filled = {t.plan.intent.intent_id: 0 for t in tickets}
         for t in tickets:
             filled[t.plan.intent.intent_id] = filled.get(t.plan.intent.intent_id, 0) + t.filled_quantity
         rates = tuple(filled.get(p.intent.intent_id, 0) / p.quantity for p in plans)
-        executor = f"lib.pair.PairExecutor (concurrent, hedge {hedge_symbol or 'none'})"
+        sliced = any(p.slices is not None and p.slices.n_slices > 1 for p in plans)
+        executor = f"lib.pair.PairExecutor ({'sliced, lockstep rounds' if sliced else 'concurrent'}, hedge {hedge_symbol or 'none'})"
     else:
         journal = RecordingJournal()
         rep = supervise(
@@ -158,7 +161,7 @@ def run_pair(
         config_name=config_name, leg_notional=leg_notional, max_unhedged=float(state["max"]),
         unhedged_integral=float(state["integral"]), max_child_notional=child,
         duration_s=(clock.now() - t0).total_seconds(), fill_rates=(rates[0], rates[1]),
-        collar_violations=bad, executor=executor,
+        collar_violations=bad, executor=executor, protected=use_pair_executor,
     )  # fmt: skip
 
 

@@ -204,3 +204,30 @@ def test_bad_algos_are_refused_like_ib(
             ib.disconnect()
 
     asyncio.run(body())
+
+
+def test_twap_modify_moves_its_cap_and_it_then_fills(gateway: GatewayHandle, ib_errors: IbLogGuard) -> None:
+    """A re-place with the same orderId changes the algo's limit; later slices use it."""
+
+    async def body() -> None:
+        ib = await connect(gateway.port, 46)
+        try:
+            spy, bid, ask = await _spy(ib)
+            start, end = _window(gateway, 60.0)
+            params = [TagValue("strategyType", "Marketable"), TagValue("startTime", ib_time(start)),
+                      TagValue("endTime", ib_time(end)), TagValue("allowPastEndTime", "1")]  # fmt: skip
+            trade = ib.placeOrder(spy, LimitOrder("BUY", 1000, round(bid - 2.0, 2), orderRef="twap-mod",
+                                                  algoStrategy="Twap", algoParams=params))  # fmt: skip
+            await wait_until(lambda: gateway.server_time() >= start + timedelta(seconds=15), what="a few slices")
+            assert trade.orderStatus.filled == 0  # capped below the market
+            trade.order.lmtPrice = round(ask + 0.5, 2)
+            assert ib.placeOrder(spy, trade.order) is trade
+            await wait_until(lambda: trade.orderStatus.status == "Filled", timeout=20, what="fill")
+            assert sum(f.execution.shares for f in trade.fills) == 1000
+            assert all(f.execution.price <= trade.order.lmtPrice for f in trade.fills)
+            [view] = [o for o in gateway.orders() if o.order_ref == "twap-mod"]
+            assert view.lmt_price == round(ask + 0.5, 2) and view.algo_strategy == "Twap"
+        finally:
+            ib.disconnect()
+
+    asyncio.run(body())

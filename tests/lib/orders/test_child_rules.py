@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -185,3 +186,31 @@ def test_without_a_budget_the_child_band_is_the_parent_collar(instruments: Instr
     plan = _plan(clock, cfg, feed, Side.BUY, 60, 100 * 23_400 / 20)
     band = ChildBand(plan, instruments["ES"], cfg, clock.now())
     assert not band.active and band.band(clock.now() + timedelta(hours=3)) == (plan.collar_low, plan.collar_high)
+
+
+def test_realised_volatility_widens_the_band_beyond_the_profile(instruments: InstrumentRegistry) -> None:
+    """A stressed market (here ~4x the profile's volatility, seen in the mids of
+    the parent's snapshots) widens the budget band; a calm one never narrows it
+    below the profile's."""
+    es = instruments["ES"]
+    cfg = _config(1.5, 250.0)
+    clock = VirtualClock(T0)
+    feed = DriftingFeed(clock, "ES", 6000.0, 0.0, 0.0, None)
+    plan = _plan(clock, cfg, feed, Side.BUY, 60, 100 * 23_400 / 20)
+    calm, wild = ChildBand(plan, es, cfg, clock.now()), ChildBand(plan, es, cfg, clock.now())
+    sigma_20s = 4 * es.profile.daily_vol * math.sqrt(20 / es.session_seconds)
+    for i in range(12):
+        t = clock.now() + timedelta(seconds=20 * i)
+        calm.observe(t, MarketDataSnapshot("ES", 5999.875, 6000.125))
+        sign = 1 if i % 2 else -1
+        wild.observe(t, MarketDataSnapshot("ES", 6000 * (1 + sign * sigma_20s / 2) - 0.125,
+                                           6000 * (1 + sign * sigma_20s / 2) + 0.125))  # fmt: skip
+    later = clock.now() + timedelta(seconds=240)
+    assert calm.sigma() == es.profile.daily_vol
+    sigma = wild.sigma()
+    assert sigma is not None and sigma == pytest.approx(4 * es.profile.daily_vol, rel=0.1)
+    w_calm, w_wild = calm.half_width_bps(later), wild.half_width_bps(later)
+    assert w_calm is not None and w_wild is not None and w_wild > 3 * (w_calm - plan.max_slippage_bps)
+    lo_c, hi_c = calm.band(later)
+    lo_w, hi_w = wild.band(later)
+    assert lo_w < lo_c and hi_w > hi_c and plan.collar_low <= lo_w and hi_w <= plan.collar_high

@@ -7,8 +7,10 @@ the Artifacts page keeps the history of each key across reruns."""
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -21,7 +23,13 @@ from lib.risk import RiskBlock
 from lib.supervisor import SupervisionReport
 from tasks.progress import artifact_key
 
-__all__ = ["day_rows", "dry_run_rows", "order_rows", "publish_rebalance", "publish_table"]
+__all__ = ["MAX_INLINE_PNG_BYTES", "charts_markdown", "day_rows", "dry_run_rows", "order_rows",
+           "publish_charts", "publish_rebalance", "publish_table"]
+
+#: A PNG up to this size is embedded in its markdown artifact (a data URI,
+#: which both Prefect UIs render: v2 allows data:image/ in img src, v1 passes
+#: any src); a larger one is named by path only.
+MAX_INLINE_PNG_BYTES = 2_000_000
 
 #: Columns of the orders table, in order (the same for every row).
 COLUMNS = ("symbol", "side", "mode", "requested", "filled", "avg_price", "arrival_mid",
@@ -119,3 +127,27 @@ def day_rows(report: DayReport) -> list[dict[str, Any]]:
             "blocks": len(r.blocks), "dropped": len(r.dropped), "outliers": len(r.outliers),
         })
     return rows
+
+
+def charts_markdown(title: str, paths: Sequence[str]) -> str:
+    """Each PNG inline (a ``data:image/png;base64`` URI: Prefect's image
+    artifact needs a URL the browser can fetch, and the server does not serve
+    var/), with the file it came from."""
+    lines = [f"# {title}", ""]
+    if not paths:
+        lines.append("No chart: nothing to draw (see the run's logs).")
+    for path in paths:
+        p = Path(path)
+        lines.append(f"`{p}`")
+        lines.append("")
+        if p.is_file() and p.stat().st_size <= MAX_INLINE_PNG_BYTES:
+            data = base64.b64encode(p.read_bytes()).decode("ascii")
+            lines += [f"![{p.stem}](data:image/png;base64,{data})", ""]
+        else:
+            lines += ["(not embedded: missing or larger than "
+                      f"{MAX_INLINE_PNG_BYTES // 1_000_000} MB; open the file on the host)", ""]
+    return "\n".join(lines)
+
+
+def publish_charts(title: str, paths: Sequence[str], key: str, description: str) -> UUID:
+    return create_markdown_artifact(charts_markdown(title, paths), key=key, description=description)

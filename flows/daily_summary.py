@@ -1,7 +1,8 @@
 """The daily execution summary: one flow run after the US close.
 
     resolve the day -> build the day's report from the ledger (every
-    rebalance of the day) -> send it (Telegram and Slack formats) -> artifacts
+    rebalance of the day) -> send it (Telegram and Slack formats) -> chart
+    -> artifacts (markdown, one row per rebalance, the chart embedded)
 
 Run from the CLI (``afx report --date D`` prints the same report) or the
 ``daily-summary`` deployment in prefect.yaml. Alerts go to the environment's
@@ -18,9 +19,10 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
-from flows.artifacts import day_rows, publish_table
+from flows.artifacts import day_rows, publish_charts, publish_table
 from lib.daily import format_daily
 from tasks import daily
+from tasks.charts import render_daily_chart
 from tasks.progress import artifact_key
 from tasks.runlog import run_log
 
@@ -64,6 +66,10 @@ def daily_summary(
                              description=f"{head} (the Slack text).")
     publish_table(day_rows(report), artifact_key("daily-rebalances", the_day.isoformat()),
                   f"{head}. One row per rebalance of the day.")
+    chart = render_daily_chart(the_day.isoformat(), settings_path=settings, tz=tz)
+    publish_charts(f"Execution {the_day.isoformat()}", [chart] if chart else [],
+                   artifact_key("daily-chart", the_day.isoformat()),
+                   f"{head}: IS parts per rebalance, slippage per order (PNG under var/charts).")
     return {"day": the_day.isoformat(), "rebalances": [r.rebalance_id for r in report.rebalances],
             "orders": report.summary.orders, "shortfall_bps": report.summary.shortfall_bps,
-            "sent": sent, "title": msg.title}
+            "sent": sent, "title": msg.title, "chart": chart}

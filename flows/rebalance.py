@@ -2,7 +2,10 @@
 
     prepare trades -> gate sessions -> net across sleeves -> ADV + market data
       -> pre-trade risk -> plans -> [dry run stops here] -> execute (one task)
-      -> allocate to sleeves -> analytics -> alerts -> metrics -> artifacts
+      -> allocate to sleeves -> analytics -> alerts -> metrics -> charts -> artifacts
+
+Artifacts (the run's Artifacts tab): the markdown report, the orders table,
+the supervision progress and the charts (PNGs under var/charts, embedded).
 
 Rerunning the same ``rebalance_id`` (a new run, or Retry in the Prefect UI)
 reconciles with the broker and trades only the residual.
@@ -26,7 +29,7 @@ from prefect.states import Completed, Failed
 from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
-from flows.artifacts import publish_rebalance
+from flows.artifacts import publish_charts, publish_rebalance
 from flows.report import dry_run_markdown, run_markdown, summary_dict
 from lib.notify import failure_message
 from lib.params import (
@@ -44,6 +47,8 @@ from lib.pipeline.report import undelivered_alerts
 from lib.types import PolicyMode
 from tasks import steps
 from tasks.alerts import notifier
+from tasks.charts import render_rebalance_charts
+from tasks.progress import artifact_key
 from tasks.runlog import run_log
 
 # Module-level defaults (ruff B008): Field defaults carry each description.
@@ -159,6 +164,7 @@ def rebalance(
                           dry_run_markdown(prepared, gate, netting, planset, blocks),
                           outcome=f"{outcome.name}: {outcome.message}")
         out = summary_dict(prepared, gate, netting, planset, blocks, None, None)
+        out["charts"] = _charts(params, prepared.rebalance_id, "plans, nothing sent")
         return final_state(out, outcome, dry_run=True)
 
     report = steps.execute(params, planset.plans, gate.pairs)
@@ -176,4 +182,14 @@ def rebalance(
                       run_markdown(prepared, gate, netting, planset, blocks, report, run),
                       report=report, run=run, outcome=f"{outcome.name}: {outcome.message}")
     out = summary_dict(prepared, gate, netting, planset, blocks, report, allocation)
+    out["charts"] = _charts(params, prepared.rebalance_id, outcome.name)
     return final_state(out, outcome)
+
+
+def _charts(params: RebalanceParams, rebalance_id: str, what: str) -> list[str]:
+    """The rebalance's PNGs (task), embedded in a markdown artifact; their paths."""
+    paths = render_rebalance_charts(rebalance_id, settings_path=params.settings)
+    publish_charts(f"Charts of rebalance `{rebalance_id}`", paths, artifact_key("charts", rebalance_id),
+                   f"Rebalance {rebalance_id} ({what}): slippage per order against its collar, fill "
+                   f"progress per order; {len(paths)} PNG(s) under var/charts.")
+    return paths

@@ -55,6 +55,8 @@ def test_daily_summary_adds_up_the_day_and_sends_it(
     rows = _table("daily-rebalances-2026-11-24")
     assert [r["rebalance"] for r in rows] == ["day-a", "day-b"]
     assert sum(r["orders"] for r in rows) == 12 and all(r["shortfall_bps"] is not None for r in rows)
+    assert Path(out["chart"]).read_bytes().startswith(b"\x89PNG")
+    assert "](data:image/png;base64," in _markdown("daily-chart-2026-11-24")
     for hook in (env_hook, block_hook):
         (req,) = hook.requests
         body = req.json()
@@ -99,6 +101,23 @@ def test_an_empty_day_still_reports(flow_params: RebalanceParams, monkeypatch: p
     assert out["rebalances"] == [] and out["orders"] == 0 and out["sent"] == {}
     assert _run_name(state.state_details.flow_run_id) == "daily-summary-2026-11-20"
     assert _table("daily-rebalances-2026-11-20") == []
+    assert out["chart"] is None and "No chart" in _markdown("daily-chart-2026-11-20")
+
+
+def _markdown(key: str) -> str:
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async def read() -> str:
+        async with get_client() as client:
+            (art,) = await client.read_latest_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+            assert art.description
+            return str(art.data)
+
+    return asyncio.run(read())
 
 
 def _run_name(flow_run_id: Any) -> str:

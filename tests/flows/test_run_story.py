@@ -5,7 +5,11 @@ artifacts (markdown report, orders table, progress), each described."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
+import re
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -84,6 +88,16 @@ def test_logs_tab_tells_the_rebalance(flow_params: RebalanceParams) -> None:
     assert [(r["symbol"], r["filled"]) for r in rows] == [(r["symbol"], r["filled"]) for r in out["results"]]
     assert all(r["status"] == "filled" and r["slippage_bps"] is not None for r in rows)
     assert "6/6 intents filled" in str(table.description)
+    # The charts: PNGs under var/charts, embedded in their own markdown artifact.
+    assert len(out["charts"]) == 2
+    for path in out["charts"]:
+        assert Path(path).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+        assert Path(path).is_relative_to(Path(os.environ["EXEC_VAR_DIR"]) / "charts")
+    charts = arts["charts-story-1"]
+    assert charts.type == "markdown" and "2 PNG(s)" in str(charts.description)
+    assert str(charts.data).count("](data:image/png;base64,") == 2
+    embedded = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)\)", str(charts.data))
+    assert [base64.b64decode(e) for e in embedded] == [Path(p).read_bytes() for p in out["charts"]]
 
 
 @pytest.mark.parametrize("ledger_db", ["sqlite"], indirect=True)
@@ -113,3 +127,4 @@ def test_blocked_and_dry_run_rows_say_why(flow_params: RebalanceParams) -> None:
     rows = json.loads(rows) if isinstance(rows, str) else rows
     assert len(rows) == 6 and all(r["status"] == "planned" and "collar" in r["note"] for r in rows)
     assert "nothing sent" in str(arts["orders-story-dry"].description)
+    assert "charts-story-dry" in arts and arts["charts-story-dry"].description

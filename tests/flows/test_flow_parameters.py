@@ -140,6 +140,16 @@ def test_prefect_cli_overrides_only_the_rebalance_id(prefect_harness: None) -> N
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert {**us_open, "rebalance_id": "us-open-2026-12-01-c", "dry_run": True} in asyncio.run(
         _runs_of(dep))
+    group = [sys.executable, "-m", "prefect", "deployment", "run", "rebalance/cli-override",
+             "--param", 'sim={"seed": 11}']
+    proc = subprocess.run(group, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert {**us_open, "sim": {"seed": 11}} in asyncio.run(_runs_of(dep))
+    assert RebalanceParams.from_flow(**us_open, sim={"seed": 11}).sim_seed == 11
+    bad = [sys.executable, "-m", "prefect", "deployment", "run", "rebalance/cli-override",
+           "--param", "rebalance_id=20261201"]  # JSON: a number, refused by the schema
+    proc = subprocess.run(bad, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode != 0 and len(asyncio.run(_runs_of(dep))) == 3
 
 
 @pytest.mark.parametrize("ledger_db", ["sqlite"], indirect=True)

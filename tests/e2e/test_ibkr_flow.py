@@ -1,10 +1,20 @@
 """The full rebalance flow with ``--broker ibkr``: ``afx rebalance`` in a
 subprocess trading through ib_async against the simulated IB Gateway.
 
-Checked against the gateway's own record: every order terminal, nothing left
-working, ledger fills == gateway executions exactly (exec id, order, quantity,
-price), sleeve books == gateway positions, one IB order per client order id.
-Then the same with a socket drop and with 1100 -> 1102 mid-supervision."""
+Checked against the gateway's own record: the run complete (exit 0: every
+plan filled), every order terminal, nothing left working, ledger fills ==
+gateway executions exactly (exec id, order, quantity, price), sleeve books ==
+gateway positions, one IB order per client order id. Then the same with a
+socket drop and with 1100 -> 1102 mid-supervision.
+
+The runs use settings_small.yaml with every collar widened to
+:data:`E2E_COLLAR_BPS`: with its 2-12 bps collars the simulated market
+sometimes drifts out of DIS's collar (and the child band) within the run, a
+residual stays unfilled and the flow rightly says "incomplete" (exit 1).
+Which runs do depends on where in virtual time the orders land, and the
+gateway's x20 virtual time is wall-paced, so a loaded machine shifts them;
+measured on seed 11: 2 of 3 runs incomplete at 12 bps, 3 of 3 complete at
+40 bps. The collar's own behaviour is tested in tests/lib (policy, orders)."""
 
 from __future__ import annotations
 
@@ -19,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lib.sim.tws_gateway import GatewayConfig, GatewayHandle, run_gateway_thread
 from tests.lib.brokers.ibkr_support import SESSION_START
@@ -28,6 +39,19 @@ AFX = str(Path(sys.executable).with_name("afx"))
 TARGETS = "tests/e2e/targets_small.yaml"
 SETTINGS = "tests/e2e/settings_small.yaml"
 TERMINAL = {"FILLED", "CANCELLED", "EXPIRED", "REJECTED", "FAILED"}
+#: Collar half-width (bps of the arrival mid) of every asset class in these runs (see the module doc).
+E2E_COLLAR_BPS = 40
+
+
+def wide_collar_settings(tmp: Path) -> Path:
+    """settings_small.yaml with every collar at E2E_COLLAR_BPS, written under ``tmp``."""
+    raw = yaml.safe_load((ROOT / SETTINGS).read_text())
+    ex = raw["execution"]
+    ex["default_max_slippage_bps"] = E2E_COLLAR_BPS
+    ex["max_slippage_bps_by_asset_class"] = dict.fromkeys(ex["max_slippage_bps_by_asset_class"], E2E_COLLAR_BPS)
+    path = tmp / "settings_e2e_ibkr.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
 pytestmark = pytest.mark.slow
 
 
@@ -42,14 +66,14 @@ def rebalance(port: int, tmp: Path, rid: str, client_id: int) -> subprocess.Comp
            "EXEC_VAR_DIR": str(tmp / "var"), "EXEC_DATABASE_URL": f"sqlite:///{tmp / 'ledger.sqlite'}",
            "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}  # fmt: skip
     env.pop("EXEC_DATABASE_SCHEMA", None)
-    cmd = [AFX, "rebalance", "--broker", "ibkr", "--targets", TARGETS, "--settings", SETTINGS, "--rebalance-id", rid]
+    settings = str(wide_collar_settings(tmp))
+    cmd = [AFX, "rebalance", "--broker", "ibkr", "--targets", TARGETS, "--settings", settings, "--rebalance-id", rid]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
 def assert_ran(out: subprocess.CompletedProcess[str]) -> None:
-    """Exit 0, or 1 for the flow's verdict on an order the market left partly
-    filled (sliced children expire in a timing-dependent market), never a crash."""
-    assert out.returncode == 0 or (out.returncode == 1 and "incomplete" in out.stderr), out.stderr[-3000:]
+    """Exit 0: every plan filled, nothing blocked or rejected."""
+    assert out.returncode == 0, (out.stdout[-3000:], out.stderr[-3000:])
 
 
 def check(db: Path, rid: str, executions: list[object], positions: dict[str, int], working: list[object]) -> None:
@@ -65,7 +89,7 @@ def check(db: Path, rid: str, executions: list[object], positions: dict[str, int
     finally:
         con.close()
     assert states and set(states.values()) <= TERMINAL, states
-    assert "FAILED" not in states.values()
+    assert "FAILED" not in states.values() and "REJECTED" not in states.values()
     assert [o for o in working if o.order_ref.startswith(f"{rid}:")] == []  # type: ignore[attr-defined]
     mine = [e for e in executions if e.order_ref.startswith(f"{rid}:")]  # type: ignore[attr-defined]
     assert fills == sorted((e.exec_id, e.order_ref, e.shares, round(e.price, 6)) for e in mine)  # type: ignore[attr-defined]

@@ -107,7 +107,11 @@ def measure(
     name: str, cell: Cell, plan: OrderPlan | None, broker: SimBroker, clock: VirtualClock, inst: Instrument,
     mids: dict[int, float], events: list[OrderEvent], t0: datetime, arrival_mid: float,
     half_spread_bps: float, path: np.ndarray, messages: int, orders: int, max_child: int,
+    order_edges: dict[str, float] | None = None,
 ) -> Outcome:  # fmt: skip
+    """``order_edges``: client order id -> the aggressive edge of that order's own
+    collar (a child's band of its time); a sent limit at its edge marks an
+    incomplete order as stopped at the band (else the plan's collar edge)."""
     sym, side, qty, mult = cell.symbol, cell.side, cell.quantity, inst.multiplier
     # working orders still live at the stop are cancelled first (their late fills count as the policy's)
     for coid in list(broker.sim.open_ids):
@@ -162,8 +166,10 @@ def measure(
     if plan is not None:
         checked, bad = check_collar(plan, events)
         edge = plan.collar_high if side is Side.BUY else plan.collar_low
-        sent = [ev.price for ev in events if ev.price is not None and ev.kind in (OrderEventKind.SUBMIT_SENT, OrderEventKind.MODIFY_SENT)]
-        at_edge = any(abs(p - edge) < inst.tick_size / 2 for p in sent)
+        edges = order_edges or {}
+        sent = [(ev.client_order_id, ev.price) for ev in events
+                if ev.price is not None and ev.kind in (OrderEventKind.SUBMIT_SENT, OrderEventKind.MODIFY_SENT)]  # fmt: skip
+        at_edge = any(abs(p - edges.get(c, edge)) < inst.tick_size / 2 for c, p in sent)
     tob = inst.profile.top_of_book
     return Outcome(
         policy=name, is_adj_bps=is_adj, is_cv_bps=is_adj - cv, cv_bps=cv, sweep_bps=sweep_cost / paper * 1e4,

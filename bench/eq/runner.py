@@ -254,6 +254,7 @@ def run_policy(
     errors: list[str] = []
     events: list[OrderEvent] = []
     messages = orders = max_child = 0
+    edges: dict[str, float] | None = None  # each layer order's own collar edge
     if spec.peer is not None:
         run = run_peer(spec.peer, sym, cell.side, cell.quantity, clock, broker, inst, horizon_s)
         messages, orders, max_child = run.messages, run.orders, run.max_child_qty
@@ -272,9 +273,10 @@ def run_policy(
         tickets = list(rep.tickets)
         messages, orders = sum(t.messages for t in tickets), len(tickets)
         max_child = max((t.quantity for t in tickets), default=0)
+        edges = {t.client_order_id: t.plan.collar_high if t.plan.side.sign > 0 else t.plan.collar_low for t in tickets}
     out = measure(
         spec.name, cell, plan, broker, clock, inst, mids, events, t0, arrival_mid, half_spread_bps, path,
-        messages, orders, max_child,
+        messages, orders, max_child, edges,
     )  # fmt: skip
     return replace(out, reprice_errors=len(errors))
 

@@ -21,7 +21,15 @@ from lib.risk import (
     RiskReport,
     StaticKillSwitch,
 )
-from lib.types import AssetClass, MarketDataSnapshot, OrderIntent, OrderPlan, OrderType, PolicyMode, Side
+from lib.types import (
+    AssetClass,
+    MarketDataSnapshot,
+    OrderIntent,
+    OrderPlan,
+    OrderType,
+    PolicyMode,
+    Side,
+)
 
 PRICES = {"SPY": 590.0, "ES": 6000.0, "TLT": 90.0, "CSPX": 600.0, "DIS": 150.0}
 ADV = {"SPY": 70_000_000.0, "ES": 1_500_000.0, "TLT": 35_000_000.0}

@@ -31,17 +31,7 @@ from tests.reliability.fault_runner import FAULTS, NOT_APPLICABLE, PHASES, run_m
 SAFETY = ("no_overfill", "nothing_working", "exec_ids_once", "ledger_settled",
           "books_equal_broker", "rerun_completes", "phase_reached", "harness")
 
-_REJECT_STORM = (
-    "measured 2026-12-02: after a first run whose new orders were all rejected by the broker, "
-    "the rerun (faults cleared) reuses the plans stored by the first attempt, priced off its "
-    "arrival quote; the DIS mid has moved above that plan's collar by then, so the sliced DIS "
-    "parent ends Partial within its collar (4392 from targets_loaded, 4992 from acked/"
-    "filled_before_persist, of 8000) with a warning alert; completing it needs a band that "
-    "widens with the parent budget (issue 10). Safety invariants hold in these cells")
-
-INCOMPLETE: dict[tuple[str, str], str] = {
-    (p, "reject_storm"): _REJECT_STORM for p in PHASES if (p, "reject_storm") not in NOT_APPLICABLE
-}
+INCOMPLETE: dict[tuple[str, str], str] = {}
 
 NOT_ALERTED: dict[tuple[str, str], str] = {}
 

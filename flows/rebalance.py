@@ -22,6 +22,7 @@ form.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow
@@ -31,6 +32,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from flows.artifacts import publish_charts, publish_rebalance
 from flows.report import dry_run_markdown, run_markdown, summary_dict
+from lib.metrics import export_failed_run
 from lib.notify import failure_message
 from lib.params import (
     FLOW_DEFAULTS,
@@ -43,7 +45,7 @@ from lib.params import (
     described,
 )
 from lib.pipeline.outcome import COMPLETED, RunOutcome, run_outcome
-from lib.pipeline.report import undelivered_alerts
+from lib.pipeline.report import METRICS_TEXTFILES_KEPT, undelivered_alerts
 from lib.types import PolicyMode
 from tasks import steps
 from tasks.alerts import notifier
@@ -90,9 +92,14 @@ def final_state(out: dict[str, Any], outcome: RunOutcome, *, dry_run: bool = Fal
 def alert_failure(flow: Any, flow_run: Any, state: Any) -> None:
     """on_failure hook: a failed or crashed rebalance pages through apprise
     (not for bad targets/settings: the user is told directly, exit 2)."""
+    rid = _param(flow_run.parameters, "rebalance_id") or flow_run.name
+    # Batch-job metrics: outcome="failed", last_success left where it was
+    # (never raises; a user error is a failed run too, it only does not page).
+    export_failed_run(str(rid), str(_param(flow_run.parameters, "schedule_slug") or "manual"),
+                      finished_at=datetime.now(UTC), started_at=flow_run.start_time,
+                      textfiles_kept=METRICS_TEXTFILES_KEPT)
     if _user_error(state):
         return
-    rid = _param(flow_run.parameters, "rebalance_id") or flow_run.name
     message = failure_message(str(rid), "flow", state.message or state.name)
     notifier(log=run_log()).send(message)  # env + the Secret block, as every alert
 

@@ -118,3 +118,9 @@ def test_a_failed_rebalance_is_alerted(
             rebalance(flow_params.model_copy(update={"rebalance_id": "flow-broken"}))
     (post,) = [r.json() for r in server.requests]
     assert "flow-broken FAILED" in post["title"] and "127.0.0.1" in post["message"]
+    # Both failed runs export the batch-job outcome "failed" (and no last success).
+    metrics = tmp_path / "var" / "metrics"
+    for rid in ("flow-bad", "flow-broken"):
+        text = (metrics / f"{rid}.prom").read_text()
+        assert f'abstractfinance_rebalance_outcome{{outcome="failed",rebalance="{rid}"' in text
+        assert "last_success_timestamp_seconds{" not in text

@@ -94,6 +94,16 @@ class IBKRAlgoConfig(BaseModel):
     vwap_no_take_liq: bool = False
     allow_past_end_time: bool = True
 
+    def algo_for(self, mode: object) -> str | None:
+        """IB's algo name (``"Twap"`` / ``"Vwap"``) that works a plan of ``mode``
+        (a :class:`lib.types.PolicyMode` or its value), None when not enabled."""
+        value = getattr(mode, "value", mode)
+        if value == "twap" and self.twap_for_plan_mode_twap:
+            return "Twap"
+        if value == "vwap" and self.vwap_for_plan_mode_vwap:
+            return "Vwap"
+        return None
+
 
 class IBKRConfig(BaseModel):
     """The ``ibkr:`` section.

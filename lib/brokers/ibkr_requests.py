@@ -19,9 +19,9 @@ algo replaces Adaptive (an order carries one algoStrategy).
 Design: when IB's algo is on for a mode, IB does the slicing, so each order
 the OrderManager sends is ONE IB algo order over that order's own window
 (never a schedule of ours re-sliced here). For a plan released unsliced with
-its horizon as TTL that is one IB order per plan, as an IB trader sends it;
-a plan the SliceExecutor still cuts into children becomes one IB algo order
-per child, each worked over its slice interval.
+its horizon as TTL that is one IB order per plan, as an IB trader sends it:
+``make_plans`` releases such plans unsliced on ``--broker ibkr``
+(:func:`lib.brokers.ibkr_plans.for_ib_algo`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Any
 
 from lib.brokers.base import OrderRequest
 from lib.brokers.ibkr_config import IBKRAlgoConfig
-from lib.types import OrderType, PolicyMode
+from lib.types import OrderType
 
 __all__ = ["ib_time", "order_fields", "plan_algo", "twap_params", "vwap_params"]
 
@@ -66,13 +66,10 @@ def plan_algo(request: OrderRequest, cfg: IBKRAlgoConfig) -> tuple[str, Params] 
     """IB's own Twap / Vwap for ``request`` when its plan mode asks for one and
     ``cfg`` enables it (None otherwise: MOC / LOC orders never). Raises
     ValueError when the request has no window to give the algo."""
-    mode = request.plan_mode
-    if mode is PolicyMode.TWAP and cfg.twap_for_plan_mode_twap:
-        name, build = "Twap", twap_params
-    elif mode is PolicyMode.VWAP and cfg.vwap_for_plan_mode_vwap:
-        name, build = "Vwap", vwap_params
-    else:
+    name = cfg.algo_for(request.plan_mode) if request.plan_mode is not None else None
+    if name is None:
         return None
+    build = twap_params if name == "Twap" else vwap_params
     if request.order_type not in (OrderType.LMT, OrderType.MKT):
         return None
     if request.start_time is None or request.end_time is None:

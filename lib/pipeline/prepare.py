@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from lib.basket import BasketExecutor, NettingResult
+from lib.brokers.ibkr_plans import for_ib_algo
 from lib.calendars import MarketCalendar, get_market_calendar
 from lib.errors import MarketDataRejected, PlanRejected, RejectReason
 from lib.fingerprint import fingerprint, trading_inputs
@@ -310,6 +311,8 @@ def make_plans(
             rejected[intent.intent_id] = str(exc)
             reasons[intent.intent_id] = exc.reason.value
             continue
+        if rt.params.broker == "ibkr":  # IB's own Twap/Vwap, where configured, slice it
+            plan = for_ib_algo(plan, rt.settings.ibkr.algo, checker, inst)
         report = checker.check_plan(plan)
         if not report.ok:
             blocks.extend(report.blocks)

@@ -78,7 +78,9 @@ def _run(params_kwargs: dict[str, Any], verbose: bool) -> int:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if not verbose:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        # Quiet console, full run logs: the console handler shows warnings only,
+        # while INFO (the rebalance story) still reaches the API's Logs tab.
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     from pydantic import ValidationError
 
     from flows.cli_errors import USER_ERRORS, check_input, param_problems, print_user_error

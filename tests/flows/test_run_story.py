@@ -128,3 +128,39 @@ def test_blocked_and_dry_run_rows_say_why(flow_params: RebalanceParams) -> None:
     assert len(rows) == 6 and all(r["status"] == "planned" and "collar" in r["note"] for r in rows)
     assert "nothing sent" in str(arts["orders-story-dry"].description)
     assert "charts-story-dry" in arts and arts["charts-story-dry"].description
+
+
+@pytest.mark.parametrize("ledger_db", ["sqlite"], indirect=True)
+def test_a_quiet_cli_run_still_tells_its_story_in_the_logs_tab(flow_params: RebalanceParams) -> None:
+    """`afx rebalance` without --verbose keeps the console to warnings, yet the
+    run's INFO story reaches the API (the Logs tab of a CLI run on a server)."""
+    import subprocess
+    import sys
+
+    from prefect.settings import PREFECT_API_URL
+
+    root = Path(__file__).resolve().parents[2]
+
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    env.pop("PREFECT_LOGGING_LEVEL", None)
+    env.pop("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "rebalance", "--targets", flow_params.targets,
+         "--settings", flow_params.settings, "--rebalance-id", "story-cli"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    console = proc.stdout + proc.stderr
+    assert "| INFO" not in console and "sent story-cli:" not in console, console[-2000:]
+    run_id = asyncio.run(_run_id("story-cli"))
+    text = [log.message for log in asyncio.run(_logs(run_id))]
+    assert any(m.startswith("sent story-cli:") for m in text), text[:20]
+    assert any(m.startswith("attempt 0 done: ") for m in text), text[-20:]
+
+
+async def _run_id(name: str) -> UUID:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    async with get_client() as client:
+        (run,) = await client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name])))
+        return run.id

@@ -24,6 +24,9 @@ def params(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rebalanc
     monkeypatch.setenv("EXEC_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("EXEC_PUSHGATEWAY", raising=False)
     monkeypatch.delenv("EXEC_APPRISE_URLS", raising=False)
+    # Tasks called through .fn run outside any flow: no Prefect API to ask for
+    # the Secret block (Prefect would start a temporary server just for that).
+    monkeypatch.setenv("EXEC_ALERT_SECRET_BLOCK", "")
     clear_runtimes()
     yield RebalanceParams(
         targets=str(E2E / "targets_small.yaml"),

@@ -114,6 +114,21 @@ class PairLeg:
         )
 
 
+def leg_plans(group: PairGroup, plans: Mapping[str, OrderPlan]) -> dict[str, OrderPlan]:
+    """Each leg's plan by intent id, or RiskBlocked: a leg without a plan, or a
+    plan that does not match its leg (symbol, side, quantity)."""
+    out: dict[str, OrderPlan] = {}
+    for intent in group.legs:
+        plan = plans.get(intent.intent_id)
+        if plan is None:
+            raise RiskBlocked("pair", f"{group.group_id}: no plan for leg {intent.intent_id}")
+        pi = plan.intent
+        if (pi.symbol, pi.side, pi.quantity) != (intent.symbol, intent.side, intent.quantity):
+            raise RiskBlocked("pair", f"{group.group_id}: plan for {intent.intent_id} does not match the leg")
+        out[intent.intent_id] = plan
+    return out
+
+
 def build_legs(
     group: PairGroup,
     plans: Mapping[str, OrderPlan],
@@ -129,13 +144,9 @@ def build_legs(
     ``slice_index`` = the round), duplicate intent ids."""
     gid = group.group_id
     legs: list[PairLeg] = []
+    matched = leg_plans(group, plans)
     for intent in group.legs:
-        plan = plans.get(intent.intent_id)
-        if plan is None:
-            raise RiskBlocked("pair", f"{gid}: no plan for leg {intent.intent_id}")
-        pi = plan.intent
-        if (pi.symbol, pi.side, pi.quantity) != (intent.symbol, intent.side, intent.quantity):
-            raise RiskBlocked("pair", f"{gid}: plan for {intent.intent_id} does not match the leg")
+        plan = matched[intent.intent_id]
         if plan.slices is not None and plan.slices.n_slices > 1:
             raise RiskBlocked(
                 "pair", f"{gid}: leg {intent.intent_id} is sliced; pair legs go out as one order"

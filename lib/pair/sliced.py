@@ -43,6 +43,7 @@ from lib.orders.manager import OrderManager, make_client_order_id
 from lib.orders.states import TERMINAL
 from lib.pair import legging
 from lib.pair.execution import HedgePlanFactory, PairExecution
+from lib.pair.legs import leg_plans
 from lib.pair.model import LegResult, PairEvent, PairMode, PairResult, PairSettings
 from lib.policy import ExecutionPolicy
 from lib.types import Fill, MarketDataSnapshot, OrderPlan, OrderTicket, PairGroup, Side
@@ -82,15 +83,7 @@ class SlicedPairExecution:
         if ":" in group.group_id:
             raise ValueError(f"group_id must not contain ':' (got {group.group_id!r})")
         self.group = group
-        self._plans: dict[str, OrderPlan] = {}
-        for intent in group.legs:
-            plan = plans.get(intent.intent_id)
-            if plan is None:
-                raise RiskBlocked("pair", f"{group.group_id}: no plan for leg {intent.intent_id}")
-            pi = plan.intent
-            if (pi.symbol, pi.side, pi.quantity) != (intent.symbol, intent.side, intent.quantity):
-                raise RiskBlocked("pair", f"{group.group_id}: plan for {intent.intent_id} does not match the leg")
-            self._plans[intent.intent_id] = plan
+        self._plans: dict[str, OrderPlan] = leg_plans(group, plans)
         sliced = [p.slices for p in self._plans.values() if p.slices is not None]
         self.n_rounds = max(s.n_slices for s in sliced) if sliced else 1
         self.interval_seconds = min(s.interval_seconds for s in sliced) if sliced else 0.0
